@@ -1,0 +1,194 @@
+// store/event_log.h — the contract of Dealwire's durable event log.
+//
+// An EventLog is an append-only, totally ordered log of events, grouped into
+// streams (aggregates). It is the only thing in Dealwire that writes events.
+//
+//   Options options;
+//   ASSIGN_OR_RETURN(std::unique_ptr<EventLog> log, OpenEventLog("/var/lib/dealwire", options));
+//   absl::StatusOr<AppendResult> r =
+//       log->Append("org/openai", ExpectedVersion::NoStream(), {event});
+//   // r->first_position is durable here: it survives kill -9 and power loss.
+//
+// Guarantees
+// - Durability: an append is acknowledged (Append returns, or AppendAsync's
+//   callback runs with OK) only after its write batch is on disk (WAL fsync).
+// - Atomicity: all events of one append are committed together or not at all.
+// - Order: positions are gap-free and strictly increasing in commit order;
+//   stream versions are gap-free from 0 within each stream.
+// - Idempotency, for ever: an append whose events were all written before
+//   (same event ids, same stream, type, tags and data, in the same order at
+//   consecutive positions) writes nothing and returns the original positions;
+//   an event id reused with different content is refused with ALREADY_EXISTS.
+// - Group commit: concurrent appends are committed together in one write batch
+//   with one fsync by a single writer thread, so throughput is not bounded by
+//   one fsync per append.
+//
+// Thread-safety: all methods may be called concurrently from any thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "store/types.h"
+
+namespace dealwire::store {
+
+struct Options {
+  // Create the log when `path` holds none. Default: true
+  bool create_if_missing = true;
+
+  // Position given to the first event of a new, empty log. Ignored once the
+  // log holds events. Default: 1
+  uint64_t first_position = 1;
+
+  // Limits checked before an append is queued. An append beyond a count limit
+  // fails with RESOURCE_EXHAUSTED, a malformed field with INVALID_ARGUMENT;
+  // both messages name the field and the limit.
+  size_t max_events_per_append = 1000;     // Default: 1000
+  size_t max_event_bytes = 1 << 20;        // id+type+tags+data. Default: 1 MiB
+  size_t max_stream_bytes = 200;           // Default: 200
+  size_t max_event_id_bytes = 64;          // Default: 64
+  size_t max_type_bytes = 128;             // Default: 128
+  size_t max_tags_per_event = 64;          // Default: 64
+  size_t max_tag_bytes = 200;              // Default: 200
+
+  // Bound on appends waiting for the writer. When reached, new appends fail
+  // at once with UNAVAILABLE (safe to retry: event ids make retries
+  // idempotent). Default: 16384 appends or 256 MiB of events.
+  size_t max_queued_appends = 16384;
+  size_t max_queued_bytes = 256 << 20;
+
+  // Upper bound of events committed in one write batch. Default: 20000
+  size_t max_group_events = 20000;
+
+  // Block cache shared by all column families. Default: 256 MiB
+  size_t block_cache_bytes = 256 << 20;
+
+  // Source of recorded_time. Recorded times are made non-decreasing with
+  // position even if the clock steps back. Default: absl::Now
+  std::function<absl::Time()> clock = [] { return absl::Now(); };
+};
+
+// Called with the outcome of an append, on the writer thread: it must not
+// block (hand long work to another thread).
+using AppendCallback = absl::AnyInvocable<void(absl::StatusOr<AppendResult>) &&>;
+
+// Called on the writer thread after each group commit with the new last
+// position. It must not block and must not call AddCommitListener or
+// RemoveCommitListener.
+using CommitListener = std::function<void(Position last_committed)>;
+
+class EventLog {
+ public:
+  virtual ~EventLog() = default;
+
+  // Appends `events` to `stream` atomically and returns once they are durable.
+  //
+  // Returns:
+  //   OK                  — the events are durable; or every event had been
+  //                         appended before with identical content
+  //                         (result.duplicate, nothing written).
+  //   ABORTED             — `expected` does not hold; the message names the
+  //                         stream's actual version. Re-read and retry.
+  //   ALREADY_EXISTS      — an event id was used before with other content,
+  //                         or only some of the events are repeats, or the
+  //                         repeats are not in their original order.
+  //   INVALID_ARGUMENT    — a malformed field: no events; an empty or
+  //                         over-long stream, event id or tag; an over-long
+  //                         type; NUL bytes in a stream, event id or tag; an
+  //                         id repeated within the append. The message names
+  //                         the field (and the limit, for lengths).
+  //   RESOURCE_EXHAUSTED  — a count or size limit: too many events in one
+  //                         append, too many tags on an event, an event too
+  //                         large. The message names the limit.
+  //   UNAVAILABLE         — the log is closing or its queue is full; retry.
+  //   INTERNAL / DATA_LOSS — the disk failed; nothing is acknowledged.
+  absl::StatusOr<AppendResult> Append(std::string stream, ExpectedVersion expected,
+                                      std::vector<ProposedEvent> events);
+
+  // Like Append, but returns at once and calls `done` with the outcome.
+  // Errors found before queuing (limits, malformed fields, closing, queue
+  // full) call `done` on the calling thread before AppendAsync returns.
+  virtual void AppendAsync(std::string stream, ExpectedVersion expected,
+                           std::vector<ProposedEvent> events, AppendCallback done) = 0;
+
+  // Reads share these rules: `limit` 0 returns an empty vector; a start
+  // beyond either end returns an empty vector (it is not clamped); only
+  // committed events are returned; a closed log returns UNAVAILABLE.
+  //
+  // Reads up to `limit` events of `stream` in `direction`, starting at
+  // version `from` inclusive (nullopt: the first event forwards, the last
+  // backwards). Returns NOT_FOUND if the stream has no event; an empty vector
+  // when `from` lies beyond either end.
+  virtual absl::StatusOr<std::vector<RecordedEvent>> ReadStream(
+      absl::string_view stream, Direction direction, std::optional<StreamVersion> from,
+      size_t limit) const = 0;
+
+  // Reads up to `limit` events of the whole log in `direction`, starting at
+  // position `from` inclusive (nullopt: the first event forwards, the last
+  // backwards). Only committed (durable) events are returned. Returns an empty
+  // vector past either end.
+  virtual absl::StatusOr<std::vector<RecordedEvent>> ReadAll(
+      Direction direction, std::optional<Position> from, size_t limit) const = 0;
+
+  // Reads up to `limit` events carrying `tag`, in position order, starting at
+  // position `from` inclusive (as ReadAll). Returns an empty vector when no
+  // event carries the tag.
+  virtual absl::StatusOr<std::vector<RecordedEvent>> ReadTag(
+      absl::string_view tag, Direction direction, std::optional<Position> from,
+      size_t limit) const = 0;
+
+  // Returns the event at `position`, or NOT_FOUND.
+  virtual absl::StatusOr<RecordedEvent> ReadEvent(Position position) const = 0;
+
+  // Returns the position of the event with `event_id`, or NOT_FOUND.
+  virtual absl::StatusOr<Position> FindEvent(absl::string_view event_id) const = 0;
+
+  // Returns the version of the last event of `stream`, or NOT_FOUND.
+  virtual absl::StatusOr<StreamVersion> GetStreamVersion(absl::string_view stream) const = 0;
+
+  // Returns the position of the last committed event; first_position - 1 when
+  // the log is empty.
+  virtual Position LastPosition() const = 0;
+
+  // Blocks until the last committed position is greater than `after` and
+  // returns it. Returns DEADLINE_EXCEEDED at `deadline` and UNAVAILABLE when
+  // the log closes first.
+  virtual absl::StatusOr<Position> WaitForPosition(Position after, absl::Time deadline) const = 0;
+
+  // Registers `listener` to be told of every commit from now on. Returns an id
+  // for RemoveCommitListener. This is how live readers follow the log without
+  // polling.
+  virtual uint64_t AddCommitListener(CommitListener listener) = 0;
+  // Unregisters a listener. When it returns, the listener is not running and
+  // will not be called again.
+  virtual void RemoveCommitListener(uint64_t id) = 0;
+
+  // Stops accepting appends (they fail with UNAVAILABLE), commits what is
+  // queued, runs its callbacks, wakes waiters and closes the files. Idempotent;
+  // the destructor calls it.
+  virtual absl::Status Close() = 0;
+};
+
+// Opens (or creates) the log stored in directory `path`.
+//
+// Returns:
+//   OK
+//   NOT_FOUND          — no log at `path` and !options.create_if_missing.
+//   FAILED_PRECONDITION — another process holds the log open (lock file).
+//   INVALID_ARGUMENT   — options are inconsistent (e.g. first_position 0).
+//   INTERNAL / DATA_LOSS — the files cannot be read.
+absl::StatusOr<std::unique_ptr<EventLog>> OpenEventLog(const std::string& path,
+                                                       Options options);
+
+}  // namespace dealwire::store

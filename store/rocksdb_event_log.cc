@@ -1,0 +1,884 @@
+// The RocksDB engine behind store/event_log.h.
+//
+// Layout (column families; integers big-endian so bytewise order is numeric):
+//   events     position                  → record (encoding.h)
+//   streams    stream NUL version        → position
+//   event_ids  event_id                  → position
+//   tags       tag NUL position          → ""
+// Every append writes all four in one WriteBatch, so indexes never disagree
+// with the log, even after a crash.
+//
+// Write path: callers queue appends; one writer thread takes everything queued
+// (up to Options::max_group_events), checks ids and versions against the log
+// plus the appends before it in the same group, and commits the group with one
+// synced write. Only after that write returns are callbacks run, so nothing is
+// acknowledged before it is durable.
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/db.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/memtablerep.h"
+#include "rocksdb/options.h"
+#include "rocksdb/slice_transform.h"
+#include "rocksdb/table.h"
+#include "rocksdb/write_batch.h"
+#include "store/encoding.h"
+#include "store/event_log.h"
+
+namespace dealwire::store {
+namespace {
+
+namespace enc = encoding;
+
+constexpr char kEventsCf[] = "events";
+constexpr char kStreamsCf[] = "streams";
+constexpr char kEventIdsCf[] = "event_ids";
+constexpr char kTagsCf[] = "tags";
+
+// Streams whose next version the writer remembers; beyond this the cache is
+// dropped and refilled from the stream index on demand.
+constexpr size_t kMaxCachedStreams = 1 << 20;
+
+// The part of an index key before its 8-byte suffix (the stream or tag).
+// Each stream's and each tag's keys arrive in increasing order, so RocksDB
+// keeps one insert hint per prefix and inserts become near O(1) instead of a
+// full skip-list search per key.
+class IndexKeyPrefix final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "dealwire.IndexKeyPrefix"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice(key.data(), key.size() - 8);
+  }
+  bool InDomain(const rocksdb::Slice& key) const override { return key.size() >= 8; }
+};
+
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  const std::string msg = absl::StrCat(what, ": ", s.ToString());
+  if (s.IsNotFound()) return absl::NotFoundError(msg);
+  if (s.IsCorruption()) return absl::DataLossError(msg);
+  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(msg);
+  if (s.IsBusy() || s.IsTryAgain()) return absl::UnavailableError(msg);
+  return absl::InternalError(msg);
+}
+
+rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+absl::string_view ToView(const rocksdb::Slice& s) { return absl::string_view(s.data(), s.size()); }
+
+bool SameContent(absl::string_view stream, const ProposedEvent& e, absl::string_view other_stream,
+                 absl::string_view type, const std::vector<std::string>& tags,
+                 absl::string_view data) {
+  return stream == other_stream && e.type == type && e.tags == tags && e.data == data;
+}
+
+struct PendingAppend {
+  std::string stream;
+  ExpectedVersion expected;
+  std::vector<ProposedEvent> events;
+  AppendCallback done;
+  size_t bytes = 0;
+};
+
+// What the writer knows about the group it is building.
+struct GroupState {
+  uint64_t next_position;
+  absl::Time recorded_time;
+  // stream → next version, for streams appended to in this group.
+  absl::flat_hash_map<std::string, uint64_t> versions;
+  struct IdInGroup {
+    uint64_t position;
+    uint64_t version;
+    const PendingAppend* owner;
+    const ProposedEvent* event;
+  };
+  // event_id → where this group put it. Views into the group's appends.
+  absl::flat_hash_map<absl::string_view, IdInGroup> ids;
+};
+
+class RocksDbEventLog final : public EventLog {
+ public:
+  static absl::StatusOr<std::unique_ptr<EventLog>> Open(const std::string& path, Options options);
+
+  ~RocksDbEventLog() override { Close().IgnoreError(); }
+
+  void AppendAsync(std::string stream, ExpectedVersion expected, std::vector<ProposedEvent> events,
+                   AppendCallback done) override;
+  absl::StatusOr<std::vector<RecordedEvent>> ReadStream(absl::string_view stream,
+                                                        Direction direction,
+                                                        std::optional<StreamVersion> from,
+                                                        size_t limit) const override;
+  absl::StatusOr<std::vector<RecordedEvent>> ReadAll(Direction direction,
+                                                     std::optional<Position> from,
+                                                     size_t limit) const override;
+  absl::StatusOr<std::vector<RecordedEvent>> ReadTag(absl::string_view tag, Direction direction,
+                                                     std::optional<Position> from,
+                                                     size_t limit) const override;
+  absl::StatusOr<RecordedEvent> ReadEvent(Position position) const override;
+  absl::StatusOr<Position> FindEvent(absl::string_view event_id) const override;
+  absl::StatusOr<StreamVersion> GetStreamVersion(absl::string_view stream) const override;
+  Position LastPosition() const override {
+    return Position(committed_.load(std::memory_order_acquire));
+  }
+  absl::StatusOr<Position> WaitForPosition(Position after, absl::Time deadline) const override;
+  uint64_t AddCommitListener(CommitListener listener) override;
+  void RemoveCommitListener(uint64_t id) override;
+  absl::Status Close() override;
+
+ private:
+  explicit RocksDbEventLog(Options options) : options_(std::move(options)) {}
+
+  absl::Status CheckAppend(absl::string_view stream, std::vector<ProposedEvent>& events,
+                           size_t* bytes) const;
+  void WriterLoop();
+  void CommitGroup(std::vector<PendingAppend>& group);
+  absl::StatusOr<AppendResult> Prepare(const PendingAppend& a, GroupState& g,
+                                       rocksdb::WriteBatch* batch);
+  absl::StatusOr<AppendResult> CheckRepeat(const PendingAppend& a, const GroupState& g,
+                                           const std::vector<std::optional<uint64_t>>& known);
+  absl::StatusOr<uint64_t> NextVersion(const std::string& stream, const GroupState& g);
+  // Reads the last key of `prefix` in `cf`; returns its 8-byte suffix.
+  absl::StatusOr<std::optional<uint64_t>> LastSuffix(rocksdb::ColumnFamilyHandle* cf,
+                                                     const std::string& prefix) const;
+  // Scans keys `prefix` + BE64 from `from` in `cf` and reads the events their
+  // values (or suffixes, when `suffix_is_position`) point to.
+  absl::StatusOr<std::vector<RecordedEvent>> ReadIndex(rocksdb::ColumnFamilyHandle* cf,
+                                                       const std::string& prefix,
+                                                       bool suffix_is_position,
+                                                       Direction direction,
+                                                       std::optional<uint64_t> from,
+                                                       size_t limit) const;
+  absl::StatusOr<std::vector<RecordedEvent>> MultiRead(const std::vector<uint64_t>& positions) const
+;  // REQUIRES: db_mu_ held shared
+  void Publish(uint64_t last);
+
+  const Options options_;
+
+  // Guards the handles against Close: readers hold it shared.
+  mutable std::shared_mutex db_mu_;
+  std::unique_ptr<rocksdb::DB> db_;  // guarded by db_mu_
+  rocksdb::ColumnFamilyHandle* events_ = nullptr;
+  rocksdb::ColumnFamilyHandle* streams_ = nullptr;
+  rocksdb::ColumnFamilyHandle* event_ids_ = nullptr;
+  rocksdb::ColumnFamilyHandle* tags_ = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+
+  // The queue between appenders and the writer. (std::mutex on the hot
+  // path: it is cheaper than absl::Mutex where the latter runs with deadlock
+  // detection.)
+  std::mutex mu_;
+  std::condition_variable queue_cv_;
+  std::deque<PendingAppend> queue_;  // guarded by mu_
+  size_t queued_bytes_ = 0;          // guarded by mu_
+  bool closing_ = false;             // guarded by mu_
+  std::thread writer_;
+
+  // Publication of commits to readers and waiters.
+  mutable std::mutex commit_mu_;
+  mutable std::condition_variable commit_cv_;
+  std::atomic<uint64_t> committed_{0};
+  bool closed_ = false;  // guarded by commit_mu_
+
+  std::shared_mutex listeners_mu_;
+  std::vector<std::pair<uint64_t, CommitListener>> listeners_;  // guarded by listeners_mu_
+  uint64_t next_listener_id_ = 1;                               // guarded by listeners_mu_
+
+  std::mutex close_mu_;
+  bool close_done_ = false;     // guarded by close_mu_
+  absl::Status close_status_;   // guarded by close_mu_
+
+  // Owned by the writer thread (and by Open before it starts).
+  uint64_t last_position_ = 0;
+  int64_t last_recorded_micros_ = 0;
+  absl::flat_hash_map<std::string, uint64_t> next_versions_;
+};
+
+absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::string& path,
+                                                               Options options) {
+  if (options.first_position == 0) {
+    return absl::InvalidArgumentError("first_position: must be at least 1");
+  }
+  std::unique_ptr<RocksDbEventLog> log(new RocksDbEventLog(std::move(options)));
+  const Options& o = log->options_;
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = o.create_if_missing;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+  db_options.bytes_per_sync = 1 << 20;
+  db_options.max_total_wal_size = 512 << 20;
+  db_options.keep_log_file_num = 3;
+  db_options.max_log_file_size = 8 << 20;
+  db_options.avoid_unnecessary_blocking_io = true;
+  // One writer thread writes everything; the hash memtable of event_ids
+  // does not support concurrent inserts anyway.
+  db_options.allow_concurrent_memtable_write = false;
+
+  std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(o.block_cache_bytes);
+  enum class Access { kScan, kIndex, kPointLookup };
+  auto cf_options = [&](Access access, size_t write_buffer) {
+    const bool point_lookups = access == Access::kPointLookup;
+    rocksdb::BlockBasedTableOptions table;
+    table.block_cache = cache;
+    table.block_size = 16 << 10;
+    table.cache_index_and_filter_blocks = true;
+    table.pin_l0_filter_and_index_blocks_in_cache = true;
+    if (point_lookups) {
+      // Most id lookups are for new ids: a bloom filter answers "absent"
+      // without reading a block.
+      table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+      table.whole_key_filtering = true;
+    }
+    rocksdb::ColumnFamilyOptions cf;
+    cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    cf.compression = rocksdb::kLZ4Compression;
+    cf.write_buffer_size = write_buffer;
+    cf.max_write_buffer_number = 4;
+    cf.level_compaction_dynamic_level_bytes = true;
+    if (access == Access::kIndex) {
+      cf.memtable_insert_with_hint_prefix_extractor = std::make_shared<IndexKeyPrefix>();
+    }
+    if (point_lookups) {
+      // Only Get/MultiGet on this family (never iteration): a hash table
+      // keyed by the whole key beats a skip list for random ids.
+      cf.prefix_extractor.reset(rocksdb::NewNoopTransform());
+      cf.memtable_factory.reset(rocksdb::NewHashLinkListRepFactory(1 << 18));
+      cf.memtable_whole_key_filtering = true;
+      cf.memtable_prefix_bloom_size_ratio = 0.05;
+    }
+    return cf;
+  };
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+      {rocksdb::kDefaultColumnFamilyName, cf_options(Access::kScan, 4 << 20)},
+      {kEventsCf, cf_options(Access::kScan, 64 << 20)},
+      {kStreamsCf, cf_options(Access::kIndex, 32 << 20)},
+      {kEventIdsCf, cf_options(Access::kPointLookup, 32 << 20)},
+      {kTagsCf, cf_options(Access::kIndex, 32 << 20)},
+  };
+
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, path, cfs, &log->handles_, &raw);
+  if (!s.ok()) {
+    const std::string msg = s.ToString();
+    if (absl::StrContains(msg, "LOCK") || absl::StrContains(msg, "lock")) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "event log at ", path, " is already open in another process or instance (", msg, ")"));
+    }
+    if (!o.create_if_missing && absl::StrContains(msg, "does not exist")) {
+      return absl::NotFoundError(absl::StrCat("no event log at ", path));
+    }
+    return FromRocks(s, absl::StrCat("opening event log at ", path));
+  }
+  {
+    std::unique_lock l(log->db_mu_);
+    log->db_.reset(raw);
+  }
+  log->events_ = log->handles_[1];
+  log->streams_ = log->handles_[2];
+  log->event_ids_ = log->handles_[3];
+  log->tags_ = log->handles_[4];
+
+  // The log's end and its last recorded time come from its last event.
+  log->last_position_ = o.first_position - 1;
+  {
+    std::shared_lock l(log->db_mu_);
+    std::unique_ptr<rocksdb::Iterator> it(log->db_->NewIterator({}, log->events_));
+    it->SeekToLast();
+    if (it->Valid()) {
+      RecordedEvent last;
+      if (it->key().size() != 8 ||
+          !enc::DecodeRecord(Position(enc::DecodeFixed64BE(ToView(it->key()))),
+                             ToView(it->value()), &last)) {
+        return absl::DataLossError(absl::StrCat("event log at ", path, ": last record is corrupt"));
+      }
+      log->last_position_ = last.position.value();
+      log->last_recorded_micros_ = absl::ToUnixMicros(last.recorded_time);
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "reading the log's end");
+  }
+  log->committed_.store(log->last_position_, std::memory_order_release);
+  log->writer_ = std::thread([p = log.get()] { p->WriterLoop(); });
+  return std::unique_ptr<EventLog>(std::move(log));
+}
+
+absl::Status RocksDbEventLog::CheckAppend(absl::string_view stream,
+                                          std::vector<ProposedEvent>& events,
+                                          size_t* bytes) const {
+  const Options& o = options_;
+  if (stream.empty()) return absl::InvalidArgumentError("stream: must not be empty");
+  if (stream.size() > o.max_stream_bytes) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "stream: %d bytes exceed the limit of %d (max_stream_bytes)", stream.size(),
+        o.max_stream_bytes));
+  }
+  if (absl::StrContains(stream, absl::string_view("\0", 1))) {
+    return absl::InvalidArgumentError("stream: must not contain NUL bytes");
+  }
+  if (events.empty()) return absl::InvalidArgumentError("events: an append needs at least one event");
+  if (events.size() > o.max_events_per_append) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "events: %d events exceed the limit of %d per append (max_events_per_append)",
+        events.size(), o.max_events_per_append));
+  }
+  absl::flat_hash_map<absl::string_view, size_t> seen;
+  *bytes = 0;
+  for (size_t i = 0; i < events.size(); ++i) {
+    ProposedEvent& e = events[i];
+    if (e.event_id.empty()) {
+      return absl::InvalidArgumentError(absl::StrFormat("events[%d].event_id: must not be empty", i));
+    }
+    if (e.event_id.size() > o.max_event_id_bytes) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "events[%d].event_id: %d bytes exceed the limit of %d (max_event_id_bytes)", i,
+          e.event_id.size(), o.max_event_id_bytes));
+    }
+    if (absl::StrContains(e.event_id, absl::string_view("\0", 1))) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("events[%d].event_id: must not contain NUL bytes", i));
+    }
+    if (auto [it, inserted] = seen.emplace(e.event_id, i); !inserted) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "events[%d].event_id: '%s' repeats events[%d].event_id within one append", i, e.event_id,
+          it->second));
+    }
+    if (e.type.size() > o.max_type_bytes) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("events[%d].type: %d bytes exceed the limit of %d (max_type_bytes)", i,
+                          e.type.size(), o.max_type_bytes));
+    }
+    if (e.tags.size() > o.max_tags_per_event) {
+      return absl::ResourceExhaustedError(
+          absl::StrFormat("events[%d].tags: %d tags exceed the limit of %d (max_tags_per_event)", i,
+                          e.tags.size(), o.max_tags_per_event));
+    }
+    size_t size = e.event_id.size() + e.type.size() + e.data.size();
+    // Tags are a set: keep the first occurrence of each, in order.
+    std::vector<std::string> unique_tags;
+    unique_tags.reserve(e.tags.size());
+    for (size_t t = 0; t < e.tags.size(); ++t) {
+      const std::string& tag = e.tags[t];
+      if (tag.empty() || tag.size() > o.max_tag_bytes ||
+          absl::StrContains(tag, absl::string_view("\0", 1))) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "events[%d].tags[%d]: must be 1..%d bytes without NUL (max_tag_bytes)", i, t,
+            o.max_tag_bytes));
+      }
+      size += tag.size();
+      if (std::find(unique_tags.begin(), unique_tags.end(), tag) == unique_tags.end()) {
+        unique_tags.push_back(tag);
+      }
+    }
+    e.tags = std::move(unique_tags);
+    if (size > o.max_event_bytes) {
+      return absl::ResourceExhaustedError(
+          absl::StrFormat("events[%d]: %d bytes exceed the limit of %d (max_event_bytes)", i, size,
+                          o.max_event_bytes));
+    }
+    *bytes += size;
+  }
+  return absl::OkStatus();
+}
+
+void RocksDbEventLog::AppendAsync(std::string stream, ExpectedVersion expected,
+                                  std::vector<ProposedEvent> events, AppendCallback done) {
+  size_t bytes = 0;
+  absl::Status status = CheckAppend(stream, events, &bytes);
+  if (status.ok()) {
+    std::unique_lock l(mu_);
+    if (closing_) {
+      status = absl::UnavailableError("event log is closing");
+    } else if (queue_.size() >= options_.max_queued_appends ||
+               queued_bytes_ + bytes > options_.max_queued_bytes) {
+      status = absl::UnavailableError(absl::StrFormat(
+          "write queue is full (%d appends, %d bytes queued; max_queued_appends=%d, "
+          "max_queued_bytes=%d); retry with the same event ids",
+          queue_.size(), queued_bytes_, options_.max_queued_appends, options_.max_queued_bytes));
+    } else {
+      queued_bytes_ += bytes;
+      queue_.push_back(
+          PendingAppend{std::move(stream), expected, std::move(events), std::move(done), bytes});
+      const bool wake = queue_.size() == 1;
+      l.unlock();
+      // The writer only sleeps on an empty queue.
+      if (wake) queue_cv_.notify_one();
+      return;
+    }
+  }
+  std::move(done)(status);
+}
+
+void RocksDbEventLog::WriterLoop() {
+  std::vector<PendingAppend> group;
+  for (;;) {
+    group.clear();
+    {
+      std::unique_lock l(mu_);
+      queue_cv_.wait(l, [this] { return !queue_.empty() || closing_; });
+      if (queue_.empty()) return;  // closing, and everything queued is committed
+      size_t events = 0;
+      while (!queue_.empty() &&
+             (group.empty() ||
+              events + queue_.front().events.size() <= options_.max_group_events)) {
+        events += queue_.front().events.size();
+        queued_bytes_ -= queue_.front().bytes;
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    CommitGroup(group);
+  }
+}
+
+absl::StatusOr<std::optional<uint64_t>> RocksDbEventLog::LastSuffix(
+    rocksdb::ColumnFamilyHandle* cf, const std::string& prefix) const {
+  std::shared_lock l(db_mu_);
+  std::string upper = prefix;
+  upper.back() = '\1';  // prefix is "name\0": "name\1" bounds every key of it
+  rocksdb::Slice upper_slice = ToSlice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf));
+  it->SeekToLast();
+  if (!it->status().ok()) return FromRocks(it->status(), "reading index");
+  if (!it->Valid() || !it->key().starts_with(ToSlice(prefix))) return std::optional<uint64_t>();
+  return std::optional<uint64_t>(enc::DecodeSuffix(ToView(it->key())));
+}
+
+absl::StatusOr<uint64_t> RocksDbEventLog::NextVersion(const std::string& stream,
+                                                      const GroupState& g) {
+  if (auto it = g.versions.find(stream); it != g.versions.end()) return it->second;
+  if (auto it = next_versions_.find(stream); it != next_versions_.end()) return it->second;
+  absl::StatusOr<std::optional<uint64_t>> last = LastSuffix(streams_, enc::StreamPrefix(stream));
+  if (!last.ok()) return last.status();
+  const uint64_t next = last->has_value() ? **last + 1 : 0;
+  if (next_versions_.size() >= kMaxCachedStreams) next_versions_.clear();
+  next_versions_.emplace(stream, next);
+  return next;
+}
+
+absl::StatusOr<AppendResult> RocksDbEventLog::CheckRepeat(
+    const PendingAppend& a, const GroupState& g,
+    const std::vector<std::optional<uint64_t>>& known) {
+  AppendResult result;
+  result.duplicate = true;
+  for (size_t i = 0; i < a.events.size(); ++i) {
+    const ProposedEvent& e = a.events[i];
+    if (!known[i].has_value()) {
+      return absl::AlreadyExistsError(absl::StrFormat(
+          "events[%d].event_id: '%s' is new but other events of this append were written "
+          "before; an append must be entirely new or an exact repeat",
+          i, e.event_id));
+    }
+    uint64_t position, version;
+    bool same;
+    if (auto it = g.ids.find(e.event_id); it != g.ids.end()) {
+      const ProposedEvent& o = *it->second.event;
+      position = it->second.position;
+      version = it->second.version;
+      same = SameContent(a.stream, e, it->second.owner->stream, o.type, o.tags, o.data);
+    } else {
+      absl::StatusOr<RecordedEvent> r = ReadEvent(Position(*known[i]));
+      if (!r.ok()) return r.status();
+      position = r->position.value();
+      version = r->stream_version.value();
+      same = SameContent(a.stream, e, r->stream, r->type, r->tags, r->data);
+    }
+    if (!same) {
+      return absl::AlreadyExistsError(absl::StrFormat(
+          "events[%d].event_id: '%s' was already written at position %d with different content",
+          i, e.event_id, position));
+    }
+    if (i == 0) {
+      result.first_position = Position(position);
+      result.first_version = StreamVersion(version);
+    } else if (position != result.first_position.value() + i) {
+      return absl::AlreadyExistsError(absl::StrFormat(
+          "events[%d].event_id: '%s' was written at position %d, not right after "
+          "events[%d]; a repeat must be the same events in the same order",
+          i, e.event_id, position, i - 1));
+    }
+    result.last_position = Position(position);
+    result.last_version = StreamVersion(version);
+  }
+  return result;
+}
+
+absl::StatusOr<AppendResult> RocksDbEventLog::Prepare(const PendingAppend& a, GroupState& g,
+                                                      rocksdb::WriteBatch* batch) {
+  const size_t n = a.events.size();
+  // Which ids were seen before: in this group, or in the log.
+  std::vector<std::optional<uint64_t>> known(n);
+  size_t repeats = 0;
+  {
+    std::vector<rocksdb::Slice> keys(n);
+    std::vector<rocksdb::PinnableSlice> values(n);
+    std::vector<rocksdb::Status> statuses(n);
+    for (size_t i = 0; i < n; ++i) keys[i] = ToSlice(a.events[i].event_id);
+    {
+      std::shared_lock l(db_mu_);
+      db_->MultiGet(rocksdb::ReadOptions(), event_ids_, n, keys.data(), values.data(),
+                    statuses.data());
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (auto it = g.ids.find(a.events[i].event_id); it != g.ids.end()) {
+        known[i] = it->second.position;
+      } else if (statuses[i].ok()) {
+        if (values[i].size() != 8) return absl::DataLossError("event id index entry is corrupt");
+        known[i] = enc::DecodeFixed64BE(ToView(values[i]));
+      } else if (!statuses[i].IsNotFound()) {
+        return FromRocks(statuses[i], "reading event id index");
+      }
+      if (known[i].has_value()) ++repeats;
+    }
+  }
+  // A repeat is checked before the expected version: a retried append whose
+  // first attempt succeeded must get its original result, not a conflict.
+  if (repeats > 0) return CheckRepeat(a, g, known);
+
+  absl::StatusOr<uint64_t> next = NextVersion(a.stream, g);
+  if (!next.ok()) return next.status();
+  const uint64_t count = *next;  // events in the stream = next version
+  const ExpectedVersion& x = a.expected;
+  switch (x.kind()) {
+    case ExpectedVersion::Kind::kAny:
+      break;
+    case ExpectedVersion::Kind::kNoStream:
+      if (count != 0) {
+        return absl::AbortedError(absl::StrFormat(
+            "stream '%s': expected no stream, but it exists; actual version %d", a.stream,
+            count - 1));
+      }
+      break;
+    case ExpectedVersion::Kind::kStreamExists:
+      if (count == 0) {
+        return absl::AbortedError(absl::StrFormat(
+            "stream '%s': expected the stream to exist, but it has no events", a.stream));
+      }
+      break;
+    case ExpectedVersion::Kind::kExact:
+      if (count == 0) {
+        return absl::AbortedError(
+            absl::StrFormat("stream '%s': expected version %d, but the stream does not exist",
+                            a.stream, x.version().value()));
+      }
+      if (count - 1 != x.version().value()) {
+        return absl::AbortedError(
+            absl::StrFormat("stream '%s': expected version %d, actual version %d", a.stream,
+                            x.version().value(), count - 1));
+      }
+      break;
+  }
+
+  AppendResult result;
+  result.first_position = Position(g.next_position);
+  result.first_version = StreamVersion(count);
+  std::string key, value, pos_key;
+  uint64_t version = count;
+  for (const ProposedEvent& e : a.events) {
+    const uint64_t position = g.next_position++;
+    pos_key = enc::EventKey(Position(position));
+    value.clear();
+    enc::EncodeRecord(a.stream, StreamVersion(version), g.recorded_time, e, &value);
+    batch->Put(events_, ToSlice(pos_key), ToSlice(value));
+    batch->Put(streams_, ToSlice(enc::StreamKey(a.stream, StreamVersion(version))),
+               ToSlice(pos_key));
+    batch->Put(event_ids_, ToSlice(e.event_id), ToSlice(pos_key));
+    for (const std::string& tag : e.tags) {
+      batch->Put(tags_, ToSlice(enc::TagKey(tag, Position(position))), rocksdb::Slice());
+    }
+    g.ids.emplace(e.event_id, GroupState::IdInGroup{position, version, &a, &e});
+    ++version;
+  }
+  g.versions[a.stream] = version;
+  result.last_position = Position(g.next_position - 1);
+  result.last_version = StreamVersion(version - 1);
+  return result;
+}
+
+void RocksDbEventLog::CommitGroup(std::vector<PendingAppend>& group) {
+  GroupState g;
+  g.next_position = last_position_ + 1;
+  const int64_t now = std::max(absl::ToUnixMicros(options_.clock()), last_recorded_micros_);
+  g.recorded_time = absl::FromUnixMicros(now);
+
+  rocksdb::WriteBatch batch;
+  std::vector<absl::StatusOr<AppendResult>> results;
+  results.reserve(group.size());
+  for (const PendingAppend& a : group) results.push_back(Prepare(a, g, &batch));
+
+  if (batch.Count() > 0) {
+    rocksdb::WriteOptions wo;
+    wo.sync = true;  // acknowledged means on disk
+    rocksdb::Status s;
+    {
+      std::shared_lock l(db_mu_);
+      s = db_->Write(wo, &batch);
+    }
+    if (!s.ok()) {
+      const absl::Status error = FromRocks(s, "committing appends");
+      for (auto& r : results) {
+        if (r.ok()) r = error;
+      }
+    } else {
+      for (auto& [stream, next] : g.versions) {
+        if (next_versions_.size() >= kMaxCachedStreams) next_versions_.clear();
+        next_versions_[stream] = next;
+      }
+      last_position_ = g.next_position - 1;
+      last_recorded_micros_ = now;
+      Publish(last_position_);
+    }
+  }
+  for (size_t i = 0; i < group.size(); ++i) std::move(group[i].done)(std::move(results[i]));
+}
+
+void RocksDbEventLog::Publish(uint64_t last) {
+  {
+    std::lock_guard l(commit_mu_);
+    committed_.store(last, std::memory_order_release);
+  }
+  commit_cv_.notify_all();
+  std::shared_lock l(listeners_mu_);
+  for (const auto& [id, listener] : listeners_) listener(Position(last));
+}
+
+absl::StatusOr<Position> RocksDbEventLog::WaitForPosition(Position after,
+                                                          absl::Time deadline) const {
+  std::unique_lock l(commit_mu_);
+  commit_cv_.wait_until(l, absl::ToChronoTime(deadline), [&] {
+    return closed_ || committed_.load(std::memory_order_acquire) > after.value();
+  });
+  const uint64_t last = committed_.load(std::memory_order_acquire);
+  if (last > after.value()) return Position(last);
+  if (closed_) return absl::UnavailableError("event log is closed");
+  return absl::DeadlineExceededError(
+      absl::StrFormat("no event after position %d before the deadline", after.value()));
+}
+
+uint64_t RocksDbEventLog::AddCommitListener(CommitListener listener) {
+  std::unique_lock l(listeners_mu_);
+  const uint64_t id = next_listener_id_++;
+  listeners_.emplace_back(id, std::move(listener));
+  return id;
+}
+
+void RocksDbEventLog::RemoveCommitListener(uint64_t id) {
+  std::unique_lock l(listeners_mu_);
+  listeners_.erase(std::remove_if(listeners_.begin(), listeners_.end(),
+                                  [id](const auto& p) { return p.first == id; }),
+                   listeners_.end());
+}
+
+absl::Status RocksDbEventLog::Close() {
+  std::lock_guard close_lock(close_mu_);
+  if (close_done_) return close_status_;
+  close_done_ = true;
+  {
+    std::lock_guard l(mu_);
+    closing_ = true;
+  }
+  queue_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  {
+    std::lock_guard l(commit_mu_);
+    closed_ = true;
+  }
+  commit_cv_.notify_all();
+  std::unique_lock l(db_mu_);
+  if (db_ != nullptr) {
+    for (rocksdb::ColumnFamilyHandle* h : handles_) db_->DestroyColumnFamilyHandle(h);
+    handles_.clear();
+    close_status_ = FromRocks(db_->Close(), "closing event log");
+    db_.reset();
+  }
+  return close_status_;
+}
+
+absl::StatusOr<std::vector<RecordedEvent>> RocksDbEventLog::MultiRead(
+    const std::vector<uint64_t>& positions) const {
+  const size_t n = positions.size();
+  std::vector<std::string> key_bytes(n);
+  std::vector<rocksdb::Slice> keys(n);
+  std::vector<rocksdb::PinnableSlice> values(n);
+  std::vector<rocksdb::Status> statuses(n);
+  for (size_t i = 0; i < n; ++i) {
+    key_bytes[i] = enc::EventKey(Position(positions[i]));
+    keys[i] = ToSlice(key_bytes[i]);
+  }
+  db_->MultiGet(rocksdb::ReadOptions(), events_, n, keys.data(), values.data(), statuses.data());
+  std::vector<RecordedEvent> out(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (!statuses[i].ok()) return FromRocks(statuses[i], "reading indexed event");
+    if (!enc::DecodeRecord(Position(positions[i]), ToView(values[i]), &out[i])) {
+      return absl::DataLossError(absl::StrFormat("event at position %d is corrupt", positions[i]));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<RecordedEvent>> RocksDbEventLog::ReadIndex(
+    rocksdb::ColumnFamilyHandle* cf, const std::string& prefix, bool suffix_is_position,
+    Direction direction, std::optional<uint64_t> from, size_t limit) const {
+  std::shared_lock l(db_mu_);
+  if (db_ == nullptr) return absl::UnavailableError("event log is closed");
+  std::string upper = prefix;
+  upper.back() = '\1';
+  rocksdb::Slice lower_slice = ToSlice(prefix), upper_slice = ToSlice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lower_slice;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf));
+  const uint64_t committed = committed_.load(std::memory_order_acquire);
+  std::string start = prefix;
+  if (direction == Direction::kForwards) {
+    enc::PutFixed64BE(&start, from.value_or(0));
+    it->Seek(ToSlice(start));
+  } else {
+    enc::PutFixed64BE(&start, from.value_or(UINT64_MAX));
+    it->SeekForPrev(ToSlice(start));
+  }
+  std::vector<uint64_t> positions;
+  for (; it->Valid() && positions.size() < limit;
+       direction == Direction::kForwards ? it->Next() : it->Prev()) {
+    const uint64_t position = suffix_is_position ? enc::DecodeSuffix(ToView(it->key()))
+                                                 : enc::DecodeFixed64BE(ToView(it->value()));
+    if (position > committed) {
+      if (direction == Direction::kForwards) break;
+      continue;
+    }
+    positions.push_back(position);
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading index");
+  return MultiRead(positions);
+}
+
+absl::StatusOr<std::vector<RecordedEvent>> RocksDbEventLog::ReadStream(
+    absl::string_view stream, Direction direction, std::optional<StreamVersion> from,
+    size_t limit) const {
+  std::optional<uint64_t> start;
+  if (from.has_value()) start = from->value();
+  absl::StatusOr<std::vector<RecordedEvent>> events =
+      ReadIndex(streams_, enc::StreamPrefix(stream), false, direction, start, limit);
+  if (events.ok() && events->empty() && limit > 0) {
+    // Tell "no such stream" from "nothing at or past `from`".
+    absl::StatusOr<StreamVersion> v = GetStreamVersion(stream);
+    if (!v.ok()) return v.status();
+  }
+  return events;
+}
+
+absl::StatusOr<std::vector<RecordedEvent>> RocksDbEventLog::ReadTag(absl::string_view tag,
+                                                                    Direction direction,
+                                                                    std::optional<Position> from,
+                                                                    size_t limit) const {
+  std::optional<uint64_t> start;
+  if (from.has_value()) start = from->value();
+  return ReadIndex(tags_, enc::TagPrefix(tag), true, direction, start, limit);
+}
+
+absl::StatusOr<std::vector<RecordedEvent>> RocksDbEventLog::ReadAll(Direction direction,
+                                                                    std::optional<Position> from,
+                                                                    size_t limit) const {
+  std::shared_lock l(db_mu_);
+  if (db_ == nullptr) return absl::UnavailableError("event log is closed");
+  // Only committed events are visible: readers never see a group whose
+  // callbacks have not been told yet.
+  const uint64_t committed = committed_.load(std::memory_order_acquire);
+  const std::string upper = enc::EventKey(Position(committed + 1));
+  rocksdb::Slice upper_slice = ToSlice(upper);
+  rocksdb::ReadOptions ro;
+  if (committed != UINT64_MAX) ro.iterate_upper_bound = &upper_slice;
+  ro.adaptive_readahead = true;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_));
+  if (direction == Direction::kForwards) {
+    if (from.has_value()) {
+      it->Seek(ToSlice(enc::EventKey(*from)));
+    } else {
+      it->SeekToFirst();
+    }
+  } else {
+    if (from.has_value() && from->value() <= committed) {
+      it->SeekForPrev(ToSlice(enc::EventKey(*from)));
+    } else {
+      it->SeekToLast();
+    }
+  }
+  std::vector<RecordedEvent> out;
+  out.reserve(std::min<size_t>(limit, 4096));
+  for (; it->Valid() && out.size() < limit;
+       direction == Direction::kForwards ? it->Next() : it->Prev()) {
+    RecordedEvent& e = out.emplace_back();
+    if (it->key().size() != 8 ||
+        !enc::DecodeRecord(Position(enc::DecodeFixed64BE(ToView(it->key()))), ToView(it->value()),
+                           &e)) {
+      return absl::DataLossError("corrupt record in the event log");
+    }
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading the log");
+  return out;
+}
+
+absl::StatusOr<RecordedEvent> RocksDbEventLog::ReadEvent(Position position) const {
+  std::shared_lock l(db_mu_);
+  if (db_ == nullptr) return absl::UnavailableError("event log is closed");
+  if (position.value() > committed_.load(std::memory_order_acquire) || position.value() == 0) {
+    return absl::NotFoundError(absl::StrFormat("no event at position %d", position.value()));
+  }
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), events_, ToSlice(enc::EventKey(position)), &value);
+  if (s.IsNotFound()) {
+    return absl::NotFoundError(absl::StrFormat("no event at position %d", position.value()));
+  }
+  if (!s.ok()) return FromRocks(s, "reading event");
+  RecordedEvent e;
+  if (!enc::DecodeRecord(position, value, &e)) {
+    return absl::DataLossError(absl::StrFormat("event at position %d is corrupt", position.value()));
+  }
+  return e;
+}
+
+absl::StatusOr<Position> RocksDbEventLog::FindEvent(absl::string_view event_id) const {
+  std::shared_lock l(db_mu_);
+  if (db_ == nullptr) return absl::UnavailableError("event log is closed");
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), event_ids_, ToSlice(event_id), &value);
+  if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat("no event with id '", event_id, "'"));
+  if (!s.ok()) return FromRocks(s, "reading event id index");
+  if (value.size() != 8) return absl::DataLossError("event id index entry is corrupt");
+  return Position(enc::DecodeFixed64BE(value));
+}
+
+absl::StatusOr<StreamVersion> RocksDbEventLog::GetStreamVersion(absl::string_view stream) const {
+  {
+    std::shared_lock l(db_mu_);
+    if (db_ == nullptr) return absl::UnavailableError("event log is closed");
+  }
+  absl::StatusOr<std::optional<uint64_t>> last =
+      LastSuffix(streams_, enc::StreamPrefix(stream));
+  if (!last.ok()) return last.status();
+  if (!last->has_value()) return absl::NotFoundError(absl::StrCat("stream '", stream, "' not found"));
+  return StreamVersion(**last);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<EventLog>> OpenEventLog(const std::string& path, Options options) {
+  return RocksDbEventLog::Open(path, std::move(options));
+}
+
+}  // namespace dealwire::store
