@@ -56,6 +56,41 @@ bool GetLengthPrefixed(absl::string_view* in, absl::string_view* s) {
   return true;
 }
 
+namespace {
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+}  // namespace
+
+std::string EventIdKey(absl::string_view id) {
+  std::string k;
+  // xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, lower-case hex.
+  if (id.size() == 36 && id[8] == '-' && id[13] == '-' && id[18] == '-' && id[23] == '-') {
+    k.reserve(17);
+    k.push_back('\x01');
+    int high = -1;
+    for (size_t i = 0; i < id.size(); ++i) {
+      if (i == 8 || i == 13 || i == 18 || i == 23) continue;
+      const int v = HexValue(id[i]);
+      if (v < 0) break;
+      if (high < 0) {
+        high = v;
+      } else {
+        k.push_back(static_cast<char>(high << 4 | v));
+        high = -1;
+      }
+    }
+    if (k.size() == 17) return k;
+    k.clear();
+  }
+  k.reserve(id.size() + 1);
+  k.push_back('\0');
+  k.append(id.data(), id.size());
+  return k;
+}
+
 std::string EventKey(Position p) {
   std::string k;
   PutFixed64BE(&k, p.value());

@@ -31,6 +31,10 @@ std::string EventKey(Position p);
 std::string StreamKey(absl::string_view stream, StreamVersion v);
 // Prefix of every stream-index key of `stream` (stream followed by NUL).
 std::string StreamPrefix(absl::string_view stream);
+// Key of the event-id index. A canonical lower-case UUID (the usual id) is
+// stored as 0x01 and its 16 bytes; any other id as 0x00 and its bytes. Half
+// the size keeps more of the index in cache, and the two forms never collide.
+std::string EventIdKey(absl::string_view event_id);
 // Key of the tag index: tag, NUL, position. Tags contain no NUL.
 std::string TagKey(absl::string_view tag, Position p);
 std::string TagPrefix(absl::string_view tag);

@@ -20,8 +20,9 @@
 //   consecutive positions) writes nothing and returns the original positions;
 //   an event id reused with different content is refused with ALREADY_EXISTS.
 // - Group commit: concurrent appends are committed together in one write batch
-//   with one fsync by a single writer thread, so throughput is not bounded by
-//   one fsync per append.
+//   by a single writer thread, and every batch written while the disk syncs
+//   the previous ones is made durable by one fsync, so throughput is not
+//   bounded by one fsync per append.
 //
 // Thread-safety: all methods may be called concurrently from any thread.
 #pragma once
@@ -71,6 +72,11 @@ struct Options {
   // Upper bound of events committed in one write batch. Default: 20000
   size_t max_group_events = 20000;
 
+  // Groups written but not yet durable while the disk syncs; beyond it the
+  // writer waits. With the queue bounds above, this bounds the memory held by
+  // appends in flight. Default: 8
+  size_t max_unsynced_groups = 8;
+
   // Block cache shared by all column families. Default: 256 MiB
   size_t block_cache_bytes = 256 << 20;
 
@@ -79,11 +85,11 @@ struct Options {
   std::function<absl::Time()> clock = [] { return absl::Now(); };
 };
 
-// Called with the outcome of an append, on the writer thread: it must not
+// Called with the outcome of an append, on the log's sync thread: it must not
 // block (hand long work to another thread).
 using AppendCallback = absl::AnyInvocable<void(absl::StatusOr<AppendResult>) &&>;
 
-// Called on the writer thread after each group commit with the new last
+// Called on the log's sync thread after each group commit with the new last
 // position. It must not block and must not call AddCommitListener or
 // RemoveCommitListener.
 using CommitListener = std::function<void(Position last_committed)>;

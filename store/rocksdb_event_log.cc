@@ -8,11 +8,21 @@
 // Every append writes all four in one WriteBatch, so indexes never disagree
 // with the log, even after a crash.
 //
-// Write path: callers queue appends; one writer thread takes everything queued
-// (up to Options::max_group_events), checks ids and versions against the log
-// plus the appends before it in the same group, and commits the group with one
-// synced write. Only after that write returns are callbacks run, so nothing is
-// acknowledged before it is durable.
+// Write path, a two-stage pipeline:
+//  1. The writer thread takes everything queued (up to
+//     Options::max_group_events), checks ids and versions against the log plus
+//     the appends before it in the same group, and writes the group as one
+//     WriteBatch to the WAL and memtables, without waiting for the disk.
+//  2. The sync thread takes every group written so far, makes the WAL durable
+//     with one SyncWAL (fdatasync), then publishes the new end of the log and
+//     runs the groups' callbacks, in order.
+// While stage 2 waits for the disk, stage 1 already builds the next group.
+// Nothing is acknowledged, and no reader sees an event (reads stop at the
+// published end), before its group is durable. A repeat of an event that is
+// written but not yet durable is acknowledged only after it is, since groups
+// are synced and acknowledged in order.
+#include <pthread.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -94,6 +104,17 @@ struct PendingAppend {
   size_t bytes = 0;
 };
 
+// A group written by the writer thread, waiting for the sync thread.
+struct WrittenGroup {
+  std::vector<PendingAppend> appends;
+  std::vector<absl::StatusOr<AppendResult>> results;
+  // The log's end once this group is durable.
+  uint64_t last_position = 0;
+  // Whether this group wrote anything (a group of refusals and repeats
+  // does not, but still waits for the groups before it).
+  bool wrote = false;
+};
+
 // What the writer knows about the group it is building.
 struct GroupState {
   uint64_t next_position;
@@ -145,7 +166,11 @@ class RocksDbEventLog final : public EventLog {
   absl::Status CheckAppend(absl::string_view stream, std::vector<ProposedEvent>& events,
                            size_t* bytes) const;
   void WriterLoop();
-  void CommitGroup(std::vector<PendingAppend>& group);
+  void SyncLoop();
+  // Writes `group` (not yet durable) and returns what the sync thread needs.
+  WrittenGroup WriteGroup(std::vector<PendingAppend> group);
+  // Reads the record at `position`, durable or not (writer thread only).
+  absl::StatusOr<RecordedEvent> ReadRecord(Position position) const;
   absl::StatusOr<AppendResult> Prepare(const PendingAppend& a, GroupState& g,
                                        rocksdb::WriteBatch* batch);
   absl::StatusOr<AppendResult> CheckRepeat(const PendingAppend& a, const GroupState& g,
@@ -187,6 +212,19 @@ class RocksDbEventLog final : public EventLog {
   bool closing_ = false;             // guarded by mu_
   std::thread writer_;
 
+  // The hand-off from the writer to the sync thread.
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;        // work for the sync thread
+  std::condition_variable sync_space_cv_;  // room for the writer
+  std::deque<WrittenGroup> unsynced_;      // guarded by sync_mu_
+  bool writer_done_ = false;               // guarded by sync_mu_
+  std::thread syncer_;
+  // First write or sync failure; once set, every append fails with it (the
+  // outcome of the failed groups is unknown, retries are idempotent).
+  std::mutex failure_mu_;
+  absl::Status failure_;  // guarded by failure_mu_
+  std::atomic<bool> failed_{false};
+
   // Publication of commits to readers and waiters.
   mutable std::mutex commit_mu_;
   mutable std::condition_variable commit_cv_;
@@ -211,6 +249,10 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
                                                                Options options) {
   if (options.first_position == 0) {
     return absl::InvalidArgumentError("first_position: must be at least 1");
+  }
+  if (options.max_unsynced_groups == 0 || options.max_group_events == 0) {
+    return absl::InvalidArgumentError(
+        "max_unsynced_groups, max_group_events: must be at least 1");
   }
   std::unique_ptr<RocksDbEventLog> log(new RocksDbEventLog(std::move(options)));
   const Options& o = log->options_;
@@ -245,7 +287,12 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
     }
     rocksdb::ColumnFamilyOptions cf;
     cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-    cf.compression = rocksdb::kLZ4Compression;
+    // Fresh data is not compressed: flushes and the first compactions run on
+    // the same cores as the writer. Older, larger levels use LZ4.
+    cf.compression_per_level = {rocksdb::kNoCompression, rocksdb::kNoCompression,
+                                rocksdb::kLZ4Compression, rocksdb::kLZ4Compression,
+                                rocksdb::kLZ4Compression, rocksdb::kLZ4Compression,
+                                rocksdb::kLZ4Compression};
     cf.write_buffer_size = write_buffer;
     cf.max_write_buffer_number = 4;
     cf.level_compaction_dynamic_level_bytes = true;
@@ -311,7 +358,14 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
     if (!it->status().ok()) return FromRocks(it->status(), "reading the log's end");
   }
   log->committed_.store(log->last_position_, std::memory_order_release);
-  log->writer_ = std::thread([p = log.get()] { p->WriterLoop(); });
+  log->writer_ = std::thread([p = log.get()] {
+    pthread_setname_np(pthread_self(), "dw-log-writer");
+    p->WriterLoop();
+  });
+  log->syncer_ = std::thread([p = log.get()] {
+    pthread_setname_np(pthread_self(), "dw-log-sync");
+    p->SyncLoop();
+  });
   return std::unique_ptr<EventLog>(std::move(log));
 }
 
@@ -422,13 +476,12 @@ void RocksDbEventLog::AppendAsync(std::string stream, ExpectedVersion expected,
 }
 
 void RocksDbEventLog::WriterLoop() {
-  std::vector<PendingAppend> group;
   for (;;) {
-    group.clear();
+    std::vector<PendingAppend> group;
     {
       std::unique_lock l(mu_);
       queue_cv_.wait(l, [this] { return !queue_.empty() || closing_; });
-      if (queue_.empty()) return;  // closing, and everything queued is committed
+      if (queue_.empty()) break;  // closing, and everything queued is written
       size_t events = 0;
       while (!queue_.empty() &&
              (group.empty() ||
@@ -439,7 +492,57 @@ void RocksDbEventLog::WriterLoop() {
         queue_.pop_front();
       }
     }
-    CommitGroup(group);
+    WrittenGroup written = WriteGroup(std::move(group));
+    {
+      std::unique_lock l(sync_mu_);
+      sync_space_cv_.wait(l, [this] { return unsynced_.size() < options_.max_unsynced_groups; });
+      unsynced_.push_back(std::move(written));
+    }
+    sync_cv_.notify_one();
+  }
+  {
+    std::lock_guard l(sync_mu_);
+    writer_done_ = true;
+  }
+  sync_cv_.notify_one();
+}
+
+void RocksDbEventLog::SyncLoop() {
+  for (;;) {
+    std::deque<WrittenGroup> groups;
+    {
+      std::unique_lock l(sync_mu_);
+      sync_cv_.wait(l, [this] { return !unsynced_.empty() || writer_done_; });
+      if (unsynced_.empty()) return;  // the writer is done and all is synced
+      groups.swap(unsynced_);
+    }
+    sync_space_cv_.notify_one();
+    const bool wrote = std::any_of(groups.begin(), groups.end(),
+                                   [](const WrittenGroup& g) { return g.wrote; });
+    absl::Status synced;
+    if (wrote) {
+      std::shared_lock l(db_mu_);
+      synced = FromRocks(db_->SyncWAL(), "syncing the write-ahead log");
+    }
+    if (!synced.ok()) {
+      {
+        std::lock_guard l(failure_mu_);
+        if (failure_.ok()) failure_ = synced;
+      }
+      failed_.store(true, std::memory_order_release);
+      for (WrittenGroup& g : groups) {
+        for (auto& r : g.results) {
+          if (r.ok()) r = synced;
+        }
+      }
+    } else if (groups.back().last_position > committed_.load(std::memory_order_relaxed)) {
+      Publish(groups.back().last_position);
+    }
+    for (WrittenGroup& g : groups) {
+      for (size_t i = 0; i < g.appends.size(); ++i) {
+        std::move(g.appends[i].done)(std::move(g.results[i]));
+      }
+    }
   }
 }
 
@@ -491,7 +594,7 @@ absl::StatusOr<AppendResult> RocksDbEventLog::CheckRepeat(
       version = it->second.version;
       same = SameContent(a.stream, e, it->second.owner->stream, o.type, o.tags, o.data);
     } else {
-      absl::StatusOr<RecordedEvent> r = ReadEvent(Position(*known[i]));
+      absl::StatusOr<RecordedEvent> r = ReadRecord(Position(*known[i]));
       if (!r.ok()) return r.status();
       position = r->position.value();
       version = r->stream_version.value();
@@ -524,10 +627,14 @@ absl::StatusOr<AppendResult> RocksDbEventLog::Prepare(const PendingAppend& a, Gr
   std::vector<std::optional<uint64_t>> known(n);
   size_t repeats = 0;
   {
+    std::vector<std::string> key_bytes(n);
     std::vector<rocksdb::Slice> keys(n);
     std::vector<rocksdb::PinnableSlice> values(n);
     std::vector<rocksdb::Status> statuses(n);
-    for (size_t i = 0; i < n; ++i) keys[i] = ToSlice(a.events[i].event_id);
+    for (size_t i = 0; i < n; ++i) {
+      key_bytes[i] = enc::EventIdKey(a.events[i].event_id);
+      keys[i] = ToSlice(key_bytes[i]);
+    }
     {
       std::shared_lock l(db_mu_);
       db_->MultiGet(rocksdb::ReadOptions(), event_ids_, n, keys.data(), values.data(),
@@ -596,7 +703,7 @@ absl::StatusOr<AppendResult> RocksDbEventLog::Prepare(const PendingAppend& a, Gr
     batch->Put(events_, ToSlice(pos_key), ToSlice(value));
     batch->Put(streams_, ToSlice(enc::StreamKey(a.stream, StreamVersion(version))),
                ToSlice(pos_key));
-    batch->Put(event_ids_, ToSlice(e.event_id), ToSlice(pos_key));
+    batch->Put(event_ids_, ToSlice(enc::EventIdKey(e.event_id)), ToSlice(pos_key));
     for (const std::string& tag : e.tags) {
       batch->Put(tags_, ToSlice(enc::TagKey(tag, Position(position))), rocksdb::Slice());
     }
@@ -609,41 +716,51 @@ absl::StatusOr<AppendResult> RocksDbEventLog::Prepare(const PendingAppend& a, Gr
   return result;
 }
 
-void RocksDbEventLog::CommitGroup(std::vector<PendingAppend>& group) {
-  GroupState g;
-  g.next_position = last_position_ + 1;
-  const int64_t now = std::max(absl::ToUnixMicros(options_.clock()), last_recorded_micros_);
-  g.recorded_time = absl::FromUnixMicros(now);
-
-  rocksdb::WriteBatch batch;
-  std::vector<absl::StatusOr<AppendResult>> results;
-  results.reserve(group.size());
-  for (const PendingAppend& a : group) results.push_back(Prepare(a, g, &batch));
-
-  if (batch.Count() > 0) {
-    rocksdb::WriteOptions wo;
-    wo.sync = true;  // acknowledged means on disk
-    rocksdb::Status s;
-    {
-      std::shared_lock l(db_mu_);
-      s = db_->Write(wo, &batch);
-    }
-    if (!s.ok()) {
-      const absl::Status error = FromRocks(s, "committing appends");
-      for (auto& r : results) {
-        if (r.ok()) r = error;
+WrittenGroup RocksDbEventLog::WriteGroup(std::vector<PendingAppend> group) {
+  WrittenGroup out;
+  out.results.reserve(group.size());
+  if (failed_.load(std::memory_order_acquire)) {
+    std::lock_guard l(failure_mu_);
+    out.results.assign(group.size(), failure_);
+  } else {
+    GroupState g;
+    g.next_position = last_position_ + 1;
+    const int64_t now = std::max(absl::ToUnixMicros(options_.clock()), last_recorded_micros_);
+    g.recorded_time = absl::FromUnixMicros(now);
+    rocksdb::WriteBatch batch;
+    for (const PendingAppend& a : group) out.results.push_back(Prepare(a, g, &batch));
+    if (batch.Count() > 0) {
+      // Not synced here: the sync thread makes it durable before anyone is
+      // told (see the file comment).
+      rocksdb::Status s;
+      {
+        std::shared_lock l(db_mu_);
+        s = db_->Write(rocksdb::WriteOptions(), &batch);
       }
-    } else {
-      for (auto& [stream, next] : g.versions) {
-        if (next_versions_.size() >= kMaxCachedStreams) next_versions_.clear();
-        next_versions_[stream] = next;
+      if (!s.ok()) {
+        const absl::Status error = FromRocks(s, "writing appends");
+        {
+          std::lock_guard l(failure_mu_);
+          if (failure_.ok()) failure_ = error;
+        }
+        failed_.store(true, std::memory_order_release);
+        for (auto& r : out.results) {
+          if (r.ok()) r = error;
+        }
+      } else {
+        for (auto& [stream, next] : g.versions) {
+          if (next_versions_.size() >= kMaxCachedStreams) next_versions_.clear();
+          next_versions_[stream] = next;
+        }
+        last_position_ = g.next_position - 1;
+        last_recorded_micros_ = now;
+        out.wrote = true;
       }
-      last_position_ = g.next_position - 1;
-      last_recorded_micros_ = now;
-      Publish(last_position_);
     }
   }
-  for (size_t i = 0; i < group.size(); ++i) std::move(group[i].done)(std::move(results[i]));
+  out.last_position = last_position_;
+  out.appends = std::move(group);
+  return out;
 }
 
 void RocksDbEventLog::Publish(uint64_t last) {
@@ -693,6 +810,7 @@ absl::Status RocksDbEventLog::Close() {
   }
   queue_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
+  if (syncer_.joinable()) syncer_.join();
   {
     std::lock_guard l(commit_mu_);
     closed_ = true;
@@ -833,11 +951,15 @@ absl::StatusOr<std::vector<RecordedEvent>> RocksDbEventLog::ReadAll(Direction di
 }
 
 absl::StatusOr<RecordedEvent> RocksDbEventLog::ReadEvent(Position position) const {
-  std::shared_lock l(db_mu_);
-  if (db_ == nullptr) return absl::UnavailableError("event log is closed");
   if (position.value() > committed_.load(std::memory_order_acquire) || position.value() == 0) {
     return absl::NotFoundError(absl::StrFormat("no event at position %d", position.value()));
   }
+  return ReadRecord(position);
+}
+
+absl::StatusOr<RecordedEvent> RocksDbEventLog::ReadRecord(Position position) const {
+  std::shared_lock l(db_mu_);
+  if (db_ == nullptr) return absl::UnavailableError("event log is closed");
   std::string value;
   rocksdb::Status s =
       db_->Get(rocksdb::ReadOptions(), events_, ToSlice(enc::EventKey(position)), &value);
@@ -856,23 +978,26 @@ absl::StatusOr<Position> RocksDbEventLog::FindEvent(absl::string_view event_id) 
   std::shared_lock l(db_mu_);
   if (db_ == nullptr) return absl::UnavailableError("event log is closed");
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), event_ids_, ToSlice(event_id), &value);
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), event_ids_, ToSlice(enc::EventIdKey(event_id)), &value);
   if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat("no event with id '", event_id, "'"));
   if (!s.ok()) return FromRocks(s, "reading event id index");
   if (value.size() != 8) return absl::DataLossError("event id index entry is corrupt");
-  return Position(enc::DecodeFixed64BE(value));
+  const uint64_t position = enc::DecodeFixed64BE(value);
+  // An event written but not yet durable is not there for readers.
+  if (position > committed_.load(std::memory_order_acquire)) {
+    return absl::NotFoundError(absl::StrCat("no event with id '", event_id, "'"));
+  }
+  return Position(position);
 }
 
 absl::StatusOr<StreamVersion> RocksDbEventLog::GetStreamVersion(absl::string_view stream) const {
-  {
-    std::shared_lock l(db_mu_);
-    if (db_ == nullptr) return absl::UnavailableError("event log is closed");
-  }
-  absl::StatusOr<std::optional<uint64_t>> last =
-      LastSuffix(streams_, enc::StreamPrefix(stream));
+  // Through ReadIndex, which leaves out events that are not yet durable.
+  absl::StatusOr<std::vector<RecordedEvent>> last = ReadIndex(
+      streams_, enc::StreamPrefix(stream), false, Direction::kBackwards, std::nullopt, 1);
   if (!last.ok()) return last.status();
-  if (!last->has_value()) return absl::NotFoundError(absl::StrCat("stream '", stream, "' not found"));
-  return StreamVersion(**last);
+  if (last->empty()) return absl::NotFoundError(absl::StrCat("stream '", stream, "' not found"));
+  return last->front().stream_version;
 }
 
 }  // namespace
