@@ -33,6 +33,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
@@ -179,6 +180,21 @@ class EventLog {
   // Unregisters a listener. When it returns, the listener is not running and
   // will not be called again.
   virtual void RemoveCommitListener(uint64_t id) = 0;
+
+  // A small durable key-value space beside the log, for server state such as
+  // the checkpoints of named subscriptions. Keys and values are opaque bytes
+  // (keys 1..1024 bytes). Writes are synced before they return; they are not
+  // ordered with appends.
+  //
+  // PutMetadata: OK, INVALID_ARGUMENT (bad key), UNAVAILABLE (closed),
+  // INTERNAL. GetMetadata: OK or NOT_FOUND. DeleteMetadata: OK or NOT_FOUND.
+  // ListMetadata returns up to `limit` pairs whose key starts with `prefix`
+  // and sorts after `start_after` (empty: from the first), in key order.
+  virtual absl::Status PutMetadata(absl::string_view key, absl::string_view value) = 0;
+  virtual absl::StatusOr<std::string> GetMetadata(absl::string_view key) const = 0;
+  virtual absl::Status DeleteMetadata(absl::string_view key) = 0;
+  virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ListMetadata(
+      absl::string_view prefix, absl::string_view start_after, size_t limit) const = 0;
 
   // Stops accepting appends (they fail with UNAVAILABLE), commits what is
   // queued, runs its callbacks, wakes waiters and closes the files. Idempotent;

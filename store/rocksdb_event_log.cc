@@ -5,6 +5,7 @@
 //   streams    stream NUL version        → position
 //   event_ids  event_id                  → position
 //   tags       tag NUL position          → ""
+//   metadata   key                       → value (server state, see header)
 // Every append writes all four in one WriteBatch, so indexes never disagree
 // with the log, even after a crash.
 //
@@ -59,6 +60,8 @@ constexpr char kEventsCf[] = "events";
 constexpr char kStreamsCf[] = "streams";
 constexpr char kEventIdsCf[] = "event_ids";
 constexpr char kTagsCf[] = "tags";
+constexpr char kMetadataCf[] = "metadata";
+constexpr size_t kMaxMetadataKeyBytes = 1024;
 
 // Streams whose next version the writer remembers; beyond this the cache is
 // dropped and refilled from the stream index on demand.
@@ -158,6 +161,11 @@ class RocksDbEventLog final : public EventLog {
   absl::StatusOr<Position> WaitForPosition(Position after, absl::Time deadline) const override;
   uint64_t AddCommitListener(CommitListener listener) override;
   void RemoveCommitListener(uint64_t id) override;
+  absl::Status PutMetadata(absl::string_view key, absl::string_view value) override;
+  absl::StatusOr<std::string> GetMetadata(absl::string_view key) const override;
+  absl::Status DeleteMetadata(absl::string_view key) override;
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ListMetadata(
+      absl::string_view prefix, absl::string_view start_after, size_t limit) const override;
   absl::Status Close() override;
 
  private:
@@ -200,6 +208,7 @@ class RocksDbEventLog final : public EventLog {
   rocksdb::ColumnFamilyHandle* streams_ = nullptr;
   rocksdb::ColumnFamilyHandle* event_ids_ = nullptr;
   rocksdb::ColumnFamilyHandle* tags_ = nullptr;
+  rocksdb::ColumnFamilyHandle* metadata_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
 
   // The queue between appenders and the writer. (std::mutex on the hot
@@ -315,6 +324,7 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
       {kStreamsCf, cf_options(Access::kIndex, 32 << 20)},
       {kEventIdsCf, cf_options(Access::kPointLookup, 32 << 20)},
       {kTagsCf, cf_options(Access::kIndex, 32 << 20)},
+      {kMetadataCf, cf_options(Access::kScan, 4 << 20)},
   };
 
   rocksdb::DB* raw = nullptr;
@@ -338,6 +348,7 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
   log->streams_ = log->handles_[2];
   log->event_ids_ = log->handles_[3];
   log->tags_ = log->handles_[4];
+  log->metadata_ = log->handles_[5];
 
   // The log's end and its last recorded time come from its last event.
   log->last_position_ = o.first_position - 1;
@@ -592,12 +603,14 @@ absl::StatusOr<AppendResult> RocksDbEventLog::CheckRepeat(
       const ProposedEvent& o = *it->second.event;
       position = it->second.position;
       version = it->second.version;
+      result.recorded_time = g.recorded_time;
       same = SameContent(a.stream, e, it->second.owner->stream, o.type, o.tags, o.data);
     } else {
       absl::StatusOr<RecordedEvent> r = ReadRecord(Position(*known[i]));
       if (!r.ok()) return r.status();
       position = r->position.value();
       version = r->stream_version.value();
+      result.recorded_time = r->recorded_time;
       same = SameContent(a.stream, e, r->stream, r->type, r->tags, r->data);
     }
     if (!same) {
@@ -691,6 +704,7 @@ absl::StatusOr<AppendResult> RocksDbEventLog::Prepare(const PendingAppend& a, Gr
   }
 
   AppendResult result;
+  result.recorded_time = g.recorded_time;
   result.first_position = Position(g.next_position);
   result.first_version = StreamVersion(count);
   std::string key, value, pos_key;
@@ -998,6 +1012,56 @@ absl::StatusOr<StreamVersion> RocksDbEventLog::GetStreamVersion(absl::string_vie
   if (!last.ok()) return last.status();
   if (last->empty()) return absl::NotFoundError(absl::StrCat("stream '", stream, "' not found"));
   return last->front().stream_version;
+}
+
+absl::Status RocksDbEventLog::PutMetadata(absl::string_view key, absl::string_view value) {
+  if (key.empty() || key.size() > kMaxMetadataKeyBytes) {
+    return absl::InvalidArgumentError("metadata key: must be 1..1024 bytes");
+  }
+  std::shared_lock l(db_mu_);
+  if (db_ == nullptr) return absl::UnavailableError("event log is closed");
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(db_->Put(wo, metadata_, ToSlice(key), ToSlice(value)), "writing metadata");
+}
+
+absl::StatusOr<std::string> RocksDbEventLog::GetMetadata(absl::string_view key) const {
+  std::shared_lock l(db_mu_);
+  if (db_ == nullptr) return absl::UnavailableError("event log is closed");
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), metadata_, ToSlice(key), &value);
+  if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat("no metadata '", key, "'"));
+  if (!s.ok()) return FromRocks(s, "reading metadata");
+  return value;
+}
+
+absl::Status RocksDbEventLog::DeleteMetadata(absl::string_view key) {
+  absl::StatusOr<std::string> existing = GetMetadata(key);
+  if (!existing.ok()) return existing.status();
+  std::shared_lock l(db_mu_);
+  if (db_ == nullptr) return absl::UnavailableError("event log is closed");
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(db_->Delete(wo, metadata_, ToSlice(key)), "deleting metadata");
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> RocksDbEventLog::ListMetadata(
+    absl::string_view prefix, absl::string_view start_after, size_t limit) const {
+  std::shared_lock l(db_mu_);
+  if (db_ == nullptr) return absl::UnavailableError("event log is closed");
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), metadata_));
+  if (start_after.empty() || start_after < prefix) {
+    it->Seek(ToSlice(prefix));
+  } else {
+    it->Seek(ToSlice(start_after));
+    if (it->Valid() && ToView(it->key()) == start_after) it->Next();
+  }
+  std::vector<std::pair<std::string, std::string>> out;
+  for (; it->Valid() && out.size() < limit && it->key().starts_with(ToSlice(prefix)); it->Next()) {
+    out.emplace_back(it->key().ToString(), it->value().ToString());
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "listing metadata");
+  return out;
 }
 
 }  // namespace

@@ -104,6 +104,8 @@ struct AppendResult {
   Position last_position;
   StreamVersion first_version;
   StreamVersion last_version;
+  // When the events were recorded (for a duplicate: originally).
+  absl::Time recorded_time;
   // True when every event of the append had been written before by an
   // identical append: nothing was written and the original positions are
   // returned.

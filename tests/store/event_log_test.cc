@@ -1767,5 +1767,32 @@ TEST_F(EventLogTest, UuidAndOtherIdsAreDistinctAndIdempotent) {
   EXPECT_EQ(log().LastPosition(), Position(4));
 }
 
+// --- Metadata ---------------------------------------------------------------------
+
+TEST_F(EventLogTest, MetadataIsDurableListedByPrefixAndDeleted) {
+  ASSERT_OK(Open());
+  ASSERT_OK(log().PutMetadata("sub/a", "1"));
+  ASSERT_OK(log().PutMetadata("sub/b", "2"));
+  ASSERT_OK(log().PutMetadata("sub/c", "3"));
+  ASSERT_OK(log().PutMetadata("other/x", "9"));
+  ASSERT_OK(log().PutMetadata("sub/b", "22"));  // overwrite
+  EXPECT_THAT(log().PutMetadata("", "v"), StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_OK(Reopen(Options()));
+  ASSERT_OK_AND_ASSIGN(std::string b, log().GetMetadata("sub/b"));
+  EXPECT_EQ(b, "22");
+  EXPECT_THAT(log().GetMetadata("sub/z"), StatusIs(absl::StatusCode::kNotFound));
+  using KV = std::vector<std::pair<std::string, std::string>>;
+  ASSERT_OK_AND_ASSIGN(KV all, log().ListMetadata("sub/", "", 10));
+  EXPECT_EQ(all, (KV{{"sub/a", "1"}, {"sub/b", "22"}, {"sub/c", "3"}}));
+  ASSERT_OK_AND_ASSIGN(KV page, log().ListMetadata("sub/", "sub/a", 1));
+  EXPECT_EQ(page, (KV{{"sub/b", "22"}}));
+  ASSERT_OK(log().DeleteMetadata("sub/b"));
+  EXPECT_THAT(log().DeleteMetadata("sub/b"), StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_OK_AND_ASSIGN(all, log().ListMetadata("sub/", "", 10));
+  EXPECT_EQ(all, (KV{{"sub/a", "1"}, {"sub/c", "3"}}));
+  // Metadata is not part of the log.
+  EXPECT_EQ(log().LastPosition(), Position(0));
+}
+
 }  // namespace
 }  // namespace dealwire::store

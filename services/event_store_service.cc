@@ -1,0 +1,585 @@
+#include "services/event_store_service.h"
+
+#include <deque>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/util/time_util.h"
+#include "projections/event_codec.h"
+#include "projections/validate.h"
+#include "services/status_mapping.h"
+
+namespace dealwire::services {
+
+namespace v1 = dealwire::v1;
+
+namespace {
+
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+// Events a filtered ReadAll examines for one page at most; a sparse filter
+// then returns a short page with a token instead of scanning the whole log.
+constexpr size_t kReadScanBudget = 10000;
+constexpr int kMaxEventsPerAppend = 1000;
+constexpr uint32_t kDefaultCheckpointInterval = 1000;
+constexpr absl::Duration kDefaultHeartbeat = absl::Seconds(30);
+
+absl::StatusOr<int> PageSize(int32_t requested, absl::string_view field) {
+  if (requested < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": must not be negative"));
+  }
+  if (requested == 0) return kDefaultPageSize;
+  return std::min(requested, kMaxPageSize);
+}
+
+// FNV-1a: page tokens must stay valid across restarts, so no seeded hash.
+uint64_t Fingerprint(std::initializer_list<absl::string_view> parts) {
+  uint64_t h = 1469598103934665603ull;
+  for (absl::string_view part : parts) {
+    for (unsigned char c : part) h = (h ^ c) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;  // separator, so ("ab","c") != ("a","bc")
+  }
+  return h;
+}
+
+std::string Deterministic(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::io::StringOutputStream raw(&out);
+  google::protobuf::io::CodedOutputStream coded(&raw);
+  coded.SetSerializationDeterministic(true);
+  m.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return out;
+}
+
+// A page token: where the next page starts, and a fingerprint of the
+// request that produced it.
+std::string EncodeToken(uint64_t next, uint64_t fingerprint) {
+  std::string raw(16, '\0');
+  for (int i = 0; i < 8; ++i) {
+    raw[i] = static_cast<char>(next >> (56 - 8 * i));
+    raw[8 + i] = static_cast<char>(fingerprint >> (56 - 8 * i));
+  }
+  return absl::WebSafeBase64Escape(raw);
+}
+
+absl::StatusOr<uint64_t> DecodeToken(absl::string_view token, uint64_t fingerprint) {
+  std::string raw;
+  if (!absl::WebSafeBase64Unescape(token, &raw) || raw.size() != 16) {
+    return absl::InvalidArgumentError("page_token: is not a token this server returned");
+  }
+  uint64_t next = 0, fp = 0;
+  for (int i = 0; i < 8; ++i) {
+    next = (next << 8) | static_cast<uint8_t>(raw[i]);
+    fp = (fp << 8) | static_cast<uint8_t>(raw[8 + i]);
+  }
+  if (fp != fingerprint) {
+    return absl::InvalidArgumentError(
+        "page_token: was returned for a different request (the other fields must stay the same)");
+  }
+  return next;
+}
+
+store::Direction ToDirection(v1::Direction d) {
+  return d == v1::DIRECTION_BACKWARDS ? store::Direction::kBackwards : store::Direction::kForwards;
+}
+
+absl::StatusOr<store::ExpectedVersion> ToExpected(const v1::AppendRequest& r) {
+  if (!r.has_expected_version()) return store::ExpectedVersion::Any();
+  const v1::ExpectedVersion& x = r.expected_version();
+  switch (x.value_case()) {
+    case v1::ExpectedVersion::kExact:
+      return store::ExpectedVersion::Exact(store::StreamVersion(x.exact()));
+    case v1::ExpectedVersion::kState:
+      switch (x.state()) {
+        case v1::EXPECTED_STATE_UNSPECIFIED:
+        case v1::EXPECTED_STATE_ANY:
+          return store::ExpectedVersion::Any();
+        case v1::EXPECTED_STATE_NO_STREAM:
+          return store::ExpectedVersion::NoStream();
+        case v1::EXPECTED_STATE_STREAM_EXISTS:
+          return store::ExpectedVersion::StreamExists();
+        default:
+          return absl::InvalidArgumentError("expected_version.state: unknown value");
+      }
+    case v1::ExpectedVersion::VALUE_NOT_SET:
+      return store::ExpectedVersion::Any();
+  }
+  return store::ExpectedVersion::Any();
+}
+
+google::protobuf::Timestamp ToTimestamp(absl::Time t) {
+  return google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
+}
+
+// A Subscribe call refused before it started.
+class RefusedSubscribe final : public grpc::ServerWriteReactor<v1::SubscribeResponse> {
+ public:
+  explicit RefusedSubscribe(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+// One running Subscribe call. It writes one message at a time; the next is
+// produced (by a bounded read) when the previous write is done, when the live
+// tail has news, or when the ticker finds a heartbeat due.
+class SubscribeReactor final : public grpc::ServerWriteReactor<v1::SubscribeResponse> {
+ public:
+  using Message = SubscriptionCursor::Message;
+
+  SubscribeReactor(EventStoreService* service, std::string name, SubscriptionCursor cursor,
+                   absl::Duration heartbeat)
+      : service_(service),
+        name_(std::move(name)),
+        cursor_(std::move(cursor)),
+        heartbeat_(heartbeat),
+        last_write_(absl::Now()) {}
+
+  // Starts delivery. REQUIRES: called once, right after construction.
+  void Begin() {
+    if (!service_->Register(this)) {
+      End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
+      return;
+    }
+    watch_id_ = service_->tail_.Watch([this] { Pump(); });
+    Pump();
+  }
+
+  const std::string& name() const { return name_; }
+
+  // Ends the call with `status` once the write in flight (if any) is done.
+  void End(grpc::Status status) {
+    {
+      std::lock_guard l(mu_);
+      if (!end_.has_value()) end_ = std::move(status);
+    }
+    Pump();
+  }
+
+  // Writes the next message if none is in flight and there is one to write.
+  void Pump() {
+    Message next;
+    bool more = false;
+    std::optional<grpc::Status> finish;
+    {
+      std::lock_guard l(mu_);
+      if (writing_ || finished_) return;
+      if (end_.has_value()) {
+        finish = *end_;
+      } else {
+        if (pending_.empty()) {
+          if (absl::Status s = cursor_.Next(&pending_); !s.ok()) finish = ToGrpcStatus(s);
+        }
+        const absl::Time now = absl::Now();
+        if (!finish.has_value() && pending_.empty() && now - last_write_ >= heartbeat_) {
+          auto m = std::make_shared<v1::SubscribeResponse>();
+          *m->mutable_heartbeat()->mutable_server_time() = ToTimestamp(now);
+          m->mutable_heartbeat()->set_last_position(service_->log_->LastPosition().value());
+          pending_.push_back(std::move(m));
+        }
+        if (!finish.has_value() && !pending_.empty()) {
+          next = std::move(pending_.front());
+          pending_.pop_front();
+          more = !pending_.empty();
+          current_ = next;
+          writing_ = true;
+          last_write_ = now;
+        }
+      }
+      if (finish.has_value()) finished_ = true;
+    }
+    // Outside the lock: gRPC may run reactions inline.
+    if (finish.has_value()) {
+      Finish(*finish);
+    } else if (next != nullptr) {
+      // More queued: let gRPC coalesce this write with the next ones.
+      grpc::WriteOptions options;
+      if (more) options.set_buffer_hint();
+      StartWrite(next.get(), options);
+    }
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      std::lock_guard l(mu_);
+      writing_ = false;
+      current_.reset();
+      if (!ok) {
+        if (finished_) return;
+        finished_ = true;
+      }
+    }
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the subscriber went away"));
+      return;
+    }
+    Pump();
+  }
+
+  void OnCancel() override {
+    End(grpc::Status(grpc::StatusCode::CANCELLED, "the subscription was cancelled"));
+  }
+
+  void OnDone() override {
+    if (watch_id_ != 0) service_->tail_.Unwatch(watch_id_);
+    service_->Unregister(this);
+    delete this;
+  }
+
+ private:
+  EventStoreService* const service_;
+  const std::string name_;
+
+  std::mutex mu_;
+  SubscriptionCursor cursor_;   // guarded by mu_
+  std::deque<Message> pending_;  // guarded by mu_; at most one cursor batch
+  Message current_;              // guarded by mu_; alive until its write is done
+  bool writing_ = false;         // guarded by mu_
+  bool finished_ = false;        // guarded by mu_
+  std::optional<grpc::Status> end_;  // guarded by mu_
+  const absl::Duration heartbeat_;
+  absl::Time last_write_;  // guarded by mu_
+  uint64_t watch_id_ = 0;
+};
+
+EventStoreService::EventStoreService(store::EventLog* log, Options options)
+    : log_(log),
+      options_(std::move(options)),
+      tail_(log, options_.live_buffer_events),
+      registry_(log) {
+  tail_.Start();
+  ticker_ = std::thread([this] { TickLoop(); });
+}
+
+EventStoreService::~EventStoreService() {
+  Shutdown();
+  if (ticker_.joinable()) ticker_.join();
+  tail_.Stop();
+}
+
+void EventStoreService::Shutdown() {
+  {
+    std::lock_guard l(mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+    for (SubscribeReactor* r : active_) {
+      r->End(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          "the server is shutting down; resume from your last checkpoint"));
+    }
+  }
+  tick_cv_.notify_all();
+}
+
+bool EventStoreService::Register(SubscribeReactor* r) {
+  std::lock_guard l(mu_);
+  if (shut_down_) return false;
+  active_.insert(r);
+  return true;
+}
+
+void EventStoreService::Unregister(SubscribeReactor* r) {
+  std::lock_guard l(mu_);
+  active_.erase(r);
+}
+
+void EventStoreService::TickLoop() {
+  std::unique_lock l(mu_);
+  while (!shut_down_) {
+    tick_cv_.wait_for(l, absl::ToChronoNanoseconds(options_.tick));
+    if (shut_down_) break;
+    // Under mu_, so no reactor is deleted meanwhile (OnDone unregisters).
+    for (SubscribeReactor* r : active_) r->Pump();
+  }
+}
+
+grpc::ServerUnaryReactor* EventStoreService::Append(grpc::CallbackServerContext* context,
+                                                    const v1::AppendRequest* request,
+                                                    v1::AppendResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::vector<store::ProposedEvent> events;
+  absl::StatusOr<store::ExpectedVersion> expected = ToExpected(*request);
+  absl::Status status = expected.status();
+  if (status.ok()) status = projections::ValidateStreamName(request->stream(), "stream");
+  if (status.ok() && request->events_size() == 0) {
+    status = absl::InvalidArgumentError("events: at least one event is required");
+  }
+  if (status.ok() && request->events_size() > kMaxEventsPerAppend) {
+    status = absl::ResourceExhaustedError(
+        absl::StrFormat("events: %d events exceed the limit of %d per append",
+                        request->events_size(), kMaxEventsPerAppend));
+  }
+  for (int i = 0; status.ok() && i < request->events_size(); ++i) {
+    absl::StatusOr<store::ProposedEvent> e =
+        projections::EncodeEvent(request->events(i), request->stream(),
+                                 absl::StrCat("events[", i, "]"), options_.principal, *log_);
+    if (e.ok()) {
+      events.push_back(*std::move(e));
+    } else {
+      status = e.status();
+    }
+  }
+  if (!status.ok()) {
+    reactor->Finish(ToGrpcStatus(status));
+    return reactor;
+  }
+  log_->AppendAsync(request->stream(), *expected, std::move(events),
+                    [reactor, response](absl::StatusOr<store::AppendResult> r) {
+                      if (r.ok()) {
+                        response->set_first_position(r->first_position.value());
+                        response->set_last_position(r->last_position.value());
+                        response->set_first_stream_version(r->first_version.value());
+                        response->set_next_expected_version(r->next_expected_version().value());
+                        response->set_duplicate(r->duplicate);
+                        *response->mutable_recorded_time() = ToTimestamp(r->recorded_time);
+                      }
+                      reactor->Finish(ToGrpcStatus(r.status()));
+                    });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* EventStoreService::ReadStream(grpc::CallbackServerContext* context,
+                                                        const v1::ReadStreamRequest* request,
+                                                        v1::ReadStreamResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::Status status = [&]() -> absl::Status {
+    if (absl::Status s = projections::ValidateStreamName(request->stream(), "stream"); !s.ok()) {
+      return s;
+    }
+    absl::StatusOr<int> page_size = PageSize(request->page_size(), "page_size");
+    if (!page_size.ok()) return page_size.status();
+    const uint64_t fingerprint =
+        Fingerprint({"stream", request->stream(), v1::Direction_Name(request->direction())});
+    std::optional<store::StreamVersion> from;
+    if (!request->page_token().empty()) {
+      absl::StatusOr<uint64_t> next = DecodeToken(request->page_token(), fingerprint);
+      if (!next.ok()) return next.status();
+      from = store::StreamVersion(*next);
+    } else if (request->has_from_version()) {
+      from = store::StreamVersion(request->from_version());
+    }
+    absl::StatusOr<std::vector<store::RecordedEvent>> records = log_->ReadStream(
+        request->stream(), ToDirection(request->direction()), from, *page_size + 1);
+    if (!records.ok()) return records.status();
+    if (records->size() > static_cast<size_t>(*page_size)) {
+      response->set_next_page_token(
+          EncodeToken(records->back().stream_version.value(), fingerprint));
+      records->pop_back();
+    }
+    for (const store::RecordedEvent& r : *records) {
+      if (absl::Status s = projections::DecodeEvent(r, response->add_events()); !s.ok()) return s;
+    }
+    absl::StatusOr<store::StreamVersion> last = log_->GetStreamVersion(request->stream());
+    if (!last.ok()) return last.status();
+    response->set_last_stream_version(last->value());
+    return absl::OkStatus();
+  }();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* EventStoreService::ReadAll(grpc::CallbackServerContext* context,
+                                                     const v1::ReadAllRequest* request,
+                                                     v1::ReadAllResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::Status status = [&]() -> absl::Status {
+    absl::StatusOr<int> page_size = PageSize(request->page_size(), "page_size");
+    if (!page_size.ok()) return page_size.status();
+    absl::StatusOr<EventFilter> filter = EventFilter::FromProto(request->filter(), "filter");
+    if (!filter.ok()) return filter.status();
+    const store::Direction direction = ToDirection(request->direction());
+    const bool forwards = direction == store::Direction::kForwards;
+    const uint64_t fingerprint = Fingerprint(
+        {"all", v1::Direction_Name(request->direction()), Deterministic(request->filter())});
+    std::optional<uint64_t> next;
+    if (!request->page_token().empty()) {
+      absl::StatusOr<uint64_t> token = DecodeToken(request->page_token(), fingerprint);
+      if (!token.ok()) return token.status();
+      next = *token;
+    } else if (request->has_from_position()) {
+      next = request->from_position();
+    }
+    const uint64_t last = log_->LastPosition().value();
+    response->set_last_position(last);
+    // `next` is the next position to examine; the page ends when it is full,
+    // when the log is exhausted, or when the scan budget is spent.
+    size_t scanned = 0;
+    bool exhausted = false;
+    while (response->events_size() < *page_size && scanned < kReadScanBudget) {
+      const size_t want = filter->empty()
+                              ? static_cast<size_t>(*page_size - response->events_size())
+                              : std::min<size_t>(1000, kReadScanBudget - scanned);
+      std::optional<store::Position> from;
+      if (next.has_value()) from = store::Position(*next);
+      absl::StatusOr<std::vector<store::RecordedEvent>> records =
+          log_->ReadAll(direction, from, want);
+      if (!records.ok()) return records.status();
+      size_t consumed = 0;
+      for (const store::RecordedEvent& r : *records) {
+        if (response->events_size() == *page_size) break;
+        next = forwards ? r.position.value() + 1 : r.position.value() - 1;
+        ++consumed;
+        ++scanned;
+        if (!filter->Matches(r.type, r.stream, r.tags)) continue;
+        if (absl::Status s = projections::DecodeEvent(r, response->add_events()); !s.ok()) {
+          return s;
+        }
+      }
+      if (records->size() < want) {
+        exhausted = consumed == records->size();
+        break;
+      }
+    }
+    if (!exhausted && next.has_value() && (forwards ? *next <= last : *next > 0)) {
+      response->set_next_page_token(EncodeToken(*next, fingerprint));
+    }
+    return absl::OkStatus();
+  }();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+grpc::ServerWriteReactor<v1::SubscribeResponse>* EventStoreService::Subscribe(
+    grpc::CallbackServerContext* /*context*/, const v1::SubscribeRequest* request) {
+  absl::StatusOr<SubscribeReactor*> reactor = [&]() -> absl::StatusOr<SubscribeReactor*> {
+    const uint64_t end = log_->LastPosition().value();
+    std::optional<uint64_t> start;  // the last position before the first to deliver
+    switch (request->start_case()) {
+      case v1::SubscribeRequest::kFromStart:
+        if (!request->from_start()) {
+          return absl::InvalidArgumentError("from_start: must be true when set");
+        }
+        start = 0;
+        break;
+      case v1::SubscribeRequest::kAfterPosition:
+        if (request->after_position() > end) {
+          return absl::InvalidArgumentError(absl::StrFormat(
+              "after_position: %d is beyond the end of the log (%d)", request->after_position(),
+              end));
+        }
+        start = request->after_position();
+        break;
+      case v1::SubscribeRequest::kFromEnd:
+        if (!request->from_end()) return absl::InvalidArgumentError("from_end: must be true when set");
+        start = end;
+        break;
+      case v1::SubscribeRequest::START_NOT_SET:
+        if (request->subscription_name().empty()) {
+          return absl::InvalidArgumentError(
+              "start: one of from_start, after_position, from_end is required without a "
+              "subscription_name");
+        }
+        break;
+    }
+    uint32_t interval = request->checkpoint_interval();
+    if (interval == 0) interval = kDefaultCheckpointInterval;
+    absl::Duration heartbeat = kDefaultHeartbeat;
+    if (request->has_heartbeat_interval()) {
+      heartbeat = absl::Seconds(request->heartbeat_interval().seconds()) +
+                  absl::Nanoseconds(request->heartbeat_interval().nanos());
+      if (heartbeat < absl::Seconds(1) || heartbeat > absl::Hours(1)) {
+        return absl::InvalidArgumentError("heartbeat_interval: must be between 1 s and 1 h");
+      }
+    }
+    v1::SubscriptionFilter filter_proto = request->filter();
+    if (!request->subscription_name().empty()) {
+      if (absl::Status s = SubscriptionRegistry::ValidateName(request->subscription_name(),
+                                                              "subscription_name");
+          !s.ok()) {
+        return s;
+      }
+      if (request->has_filter()) {
+        if (absl::Status s = EventFilter::FromProto(request->filter(), "filter").status();
+            !s.ok()) {
+          return s;
+        }
+      }
+      absl::StatusOr<v1::NamedSubscription> named =
+          registry_.GetOrCreate(request->subscription_name(),
+                                request->has_filter() ? &request->filter() : nullptr,
+                                start.value_or(0));
+      if (!named.ok()) return named.status();
+      if (!start.has_value()) start = named->checkpoint_position();
+      filter_proto = named->filter();
+    }
+    absl::StatusOr<EventFilter> filter = EventFilter::FromProto(filter_proto, "filter");
+    if (!filter.ok()) return filter.status();
+    return new SubscribeReactor(
+        this, request->subscription_name(),
+        SubscriptionCursor(log_, &tail_, *start + 1, *std::move(filter), interval), heartbeat);
+  }();
+  if (!reactor.ok()) return new RefusedSubscribe(ToGrpcStatus(reactor.status()));
+  (*reactor)->Begin();
+  return *reactor;
+}
+
+grpc::ServerUnaryReactor* EventStoreService::CommitCheckpoint(
+    grpc::CallbackServerContext* context, const v1::CommitCheckpointRequest* request,
+    v1::CommitCheckpointResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::Status status =
+      SubscriptionRegistry::ValidateName(request->subscription_name(), "subscription_name");
+  if (status.ok()) {
+    absl::StatusOr<v1::NamedSubscription> s =
+        registry_.Commit(request->subscription_name(), request->position());
+    if (s.ok()) {
+      *response->mutable_subscription() = *std::move(s);
+    } else {
+      status = s.status();
+    }
+  }
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* EventStoreService::ListSubscriptions(
+    grpc::CallbackServerContext* context, const v1::ListSubscriptionsRequest* request,
+    v1::ListSubscriptionsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::Status status = [&]() -> absl::Status {
+    absl::StatusOr<int> page_size = PageSize(request->page_size(), "page_size");
+    if (!page_size.ok()) return page_size.status();
+    std::string after;
+    if (!request->page_token().empty() &&
+        !absl::WebSafeBase64Unescape(request->page_token(), &after)) {
+      return absl::InvalidArgumentError("page_token: is not a token this server returned");
+    }
+    absl::StatusOr<std::vector<v1::NamedSubscription>> list =
+        registry_.List(after, *page_size + 1);
+    if (!list.ok()) return list.status();
+    if (list->size() > static_cast<size_t>(*page_size)) {
+      list->pop_back();
+      response->set_next_page_token(absl::WebSafeBase64Escape(list->back().name()));
+    }
+    for (v1::NamedSubscription& s : *list) *response->add_subscriptions() = std::move(s);
+    return absl::OkStatus();
+  }();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* EventStoreService::DeleteSubscription(
+    grpc::CallbackServerContext* context, const v1::DeleteSubscriptionRequest* request,
+    v1::DeleteSubscriptionResponse* /*response*/) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::Status status = SubscriptionRegistry::ValidateName(request->name(), "name");
+  if (status.ok()) status = registry_.Delete(request->name());
+  if (status.ok()) {
+    std::lock_guard l(mu_);
+    for (SubscribeReactor* r : active_) {
+      if (r->name() == request->name()) {
+        r->End(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                            absl::StrCat("subscription '", request->name(), "' was deleted")));
+      }
+    }
+  }
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+}  // namespace dealwire::services

@@ -1,0 +1,96 @@
+// services/event_store_service.h — dealwire.v1.EventStore over gRPC's
+// callback API: a thin adapter from requests to the event log
+// (store/event_log.h) and the subscription core (services/subscription.h).
+//
+//   EventStoreService service(log.get(), EventStoreService::Options());
+//   builder.RegisterService(&service);
+//   ...
+//   service.Shutdown();   // ends live subscriptions with UNAVAILABLE
+//   server->Shutdown();
+//
+// No reaction blocks: appends are handed to the log's writer and finished
+// from its callback; subscriptions write one message at a time, each
+// produced by a bounded read.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/time/time.h"
+#include "dealwire/v1/event_store.grpc.pb.h"
+#include "services/live_tail.h"
+#include "services/subscription.h"
+#include "store/event_log.h"
+
+namespace dealwire::services {
+
+class SubscribeReactor;
+
+class EventStoreService final : public dealwire::v1::EventStore::CallbackService {
+ public:
+  struct Options {
+    // Events kept in memory for live subscribers. Default: 32768
+    size_t live_buffer_events = 32768;
+    // How often idle subscriptions are checked for heartbeats. Default: 100 ms
+    absl::Duration tick = absl::Milliseconds(100);
+    // Principal recorded on appended events. Default: "anonymous"
+    std::string principal = "anonymous";
+  };
+
+  // REQUIRES: `log` outlives the service.
+  EventStoreService(store::EventLog* log, Options options);
+  ~EventStoreService() override;
+
+  // Ends every live subscription with UNAVAILABLE and refuses new ones.
+  // Idempotent. Call before grpc::Server::Shutdown, which waits for them.
+  void Shutdown();
+
+  grpc::ServerUnaryReactor* Append(grpc::CallbackServerContext* context,
+                                   const dealwire::v1::AppendRequest* request,
+                                   dealwire::v1::AppendResponse* response) override;
+  grpc::ServerUnaryReactor* ReadStream(grpc::CallbackServerContext* context,
+                                       const dealwire::v1::ReadStreamRequest* request,
+                                       dealwire::v1::ReadStreamResponse* response) override;
+  grpc::ServerUnaryReactor* ReadAll(grpc::CallbackServerContext* context,
+                                    const dealwire::v1::ReadAllRequest* request,
+                                    dealwire::v1::ReadAllResponse* response) override;
+  grpc::ServerWriteReactor<dealwire::v1::SubscribeResponse>* Subscribe(
+      grpc::CallbackServerContext* context,
+      const dealwire::v1::SubscribeRequest* request) override;
+  grpc::ServerUnaryReactor* CommitCheckpoint(
+      grpc::CallbackServerContext* context, const dealwire::v1::CommitCheckpointRequest* request,
+      dealwire::v1::CommitCheckpointResponse* response) override;
+  grpc::ServerUnaryReactor* ListSubscriptions(
+      grpc::CallbackServerContext* context, const dealwire::v1::ListSubscriptionsRequest* request,
+      dealwire::v1::ListSubscriptionsResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteSubscription(
+      grpc::CallbackServerContext* context,
+      const dealwire::v1::DeleteSubscriptionRequest* request,
+      dealwire::v1::DeleteSubscriptionResponse* response) override;
+
+ private:
+  friend class SubscribeReactor;
+
+  // Subscriptions register while they run, so that heartbeats, shutdown and
+  // DeleteSubscription can reach them. Register returns false once shut down.
+  bool Register(SubscribeReactor* r);
+  void Unregister(SubscribeReactor* r);
+  void TickLoop();
+
+  store::EventLog* const log_;
+  const Options options_;
+  LiveTail tail_;
+  SubscriptionRegistry registry_;
+
+  std::mutex mu_;
+  absl::flat_hash_set<SubscribeReactor*> active_;  // guarded by mu_
+  bool shut_down_ = false;                         // guarded by mu_
+  std::condition_variable tick_cv_;
+  std::thread ticker_;
+};
+
+}  // namespace dealwire::services

@@ -1,0 +1,70 @@
+// services/server.h — a running Dealwire node: the event log on disk and
+// the gRPC server in front of it.
+//
+//   ServerOptions options;
+//   options.data_dir = "/var/lib/dealwire";
+//   options.listen = "127.0.0.1:50051";
+//   ASSIGN_OR_RETURN(std::unique_ptr<Server> server, Server::Start(options));
+//   ... server->Shutdown();
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace dealwire::store {
+class EventLog;
+}
+
+namespace dealwire::services {
+
+class EventStoreService;
+
+struct ServerOptions {
+  // Directory of the event log; created when missing. Default: ./data
+  std::string data_dir = "./data";
+  // host:port to listen on; port 0 picks a free port. Default: 127.0.0.1:50051
+  std::string listen = "127.0.0.1:50051";
+  // How long Shutdown lets in-flight calls finish before cancelling them.
+  // Default: 10 s
+  absl::Duration shutdown_grace = absl::Seconds(10);
+  // Largest request or response message. Default: 64 MiB
+  int max_message_bytes = 64 << 20;
+};
+
+class Server {
+ public:
+  // Opens the log and starts serving. Returns FAILED_PRECONDITION when the
+  // data directory is in use by another process, UNAVAILABLE when the
+  // address cannot be bound, or the log's open errors.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options);
+
+  ~Server();
+
+  // The address actually bound (with the chosen port when 0 was asked).
+  const std::string& address() const { return address_; }
+
+  // Stops gracefully: health NOT_SERVING, live subscriptions end with
+  // UNAVAILABLE, no new calls, in-flight calls finish (appends keep their
+  // acknowledgements), the log closes. Idempotent.
+  absl::Status Shutdown();
+
+ private:
+  Server() = default;
+
+  ServerOptions options_;
+  std::string address_;
+  std::unique_ptr<store::EventLog> log_;
+  std::unique_ptr<EventStoreService> event_store_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  bool shut_down_ = false;
+  absl::Status shutdown_status_;
+};
+
+}  // namespace dealwire::services

@@ -1,0 +1,253 @@
+#include "services/subscription.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "google/protobuf/util/time_util.h"
+#include "projections/event_codec.h"
+#include "projections/event_tags.h"
+
+namespace dealwire::services {
+namespace {
+
+namespace v1 = dealwire::v1;
+
+// Events examined per Next call.
+constexpr size_t kBatch = 256;
+constexpr size_t kMaxPrefixBytes = 200;
+constexpr size_t kMaxOrgIdBytes = 100;
+constexpr size_t kMaxNameBytes = 128;
+constexpr char kKeyPrefix[] = "subscription/";
+
+std::string Key(absl::string_view name) { return absl::StrCat(kKeyPrefix, name); }
+
+bool IsSlug(absl::string_view s, size_t max) {
+  if (s.empty() || s.size() > max) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+std::vector<std::string> Sorted(const google::protobuf::RepeatedPtrField<std::string>& v) {
+  std::vector<std::string> out(v.begin(), v.end());
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+google::protobuf::Timestamp Now() {
+  return google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now()));
+}
+
+}  // namespace
+
+absl::StatusOr<EventFilter> EventFilter::FromProto(const v1::SubscriptionFilter& proto,
+                                                   absl::string_view field) {
+  EventFilter f;
+  for (int i = 0; i < proto.event_types_size(); ++i) {
+    if (!projections::IsEventTypeName(proto.event_types(i))) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s.event_types[%d]: '%s' is not an event type (e.g. \"InvestmentReported\")", field, i,
+          proto.event_types(i).substr(0, 100)));
+    }
+    f.types_.insert(proto.event_types(i));
+  }
+  for (int i = 0; i < proto.stream_prefixes_size(); ++i) {
+    const std::string& p = proto.stream_prefixes(i);
+    if (p.empty() || p.size() > kMaxPrefixBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s.stream_prefixes[%d]: must be 1..200 bytes", field, i));
+    }
+    f.prefixes_.push_back(p);
+  }
+  for (int i = 0; i < proto.org_ids_size(); ++i) {
+    if (!IsSlug(proto.org_ids(i), kMaxOrgIdBytes)) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s.org_ids[%d]: '%s' is not an organization id (1..100 of [a-z0-9-])", field, i,
+          proto.org_ids(i).substr(0, 100)));
+    }
+    f.org_tags_.insert(projections::OrgTag(proto.org_ids(i)));
+  }
+  return f;
+}
+
+bool EventFilter::Matches(absl::string_view type, absl::string_view stream,
+                          const std::vector<std::string>& tags) const {
+  if (!types_.empty() && !types_.contains(type)) return false;
+  if (!prefixes_.empty() &&
+      std::none_of(prefixes_.begin(), prefixes_.end(),
+                   [&](const std::string& p) { return absl::StartsWith(stream, p); })) {
+    return false;
+  }
+  if (!org_tags_.empty() && std::none_of(tags.begin(), tags.end(), [&](const std::string& t) {
+        return org_tags_.contains(t);
+      })) {
+    return false;
+  }
+  return true;
+}
+
+bool SameFilter(const v1::SubscriptionFilter& a, const v1::SubscriptionFilter& b) {
+  return Sorted(a.event_types()) == Sorted(b.event_types()) &&
+         Sorted(a.stream_prefixes()) == Sorted(b.stream_prefixes()) &&
+         Sorted(a.org_ids()) == Sorted(b.org_ids());
+}
+
+SubscriptionCursor::SubscriptionCursor(const store::EventLog* log, const LiveTail* tail,
+                                       uint64_t next, EventFilter filter,
+                                       uint32_t checkpoint_interval)
+    : log_(log),
+      tail_(tail),
+      next_(next),
+      filter_(std::move(filter)),
+      checkpoint_interval_(checkpoint_interval) {}
+
+void SubscriptionCursor::Examine(uint64_t position, absl::string_view type,
+                                 absl::string_view stream, const std::vector<std::string>& tags,
+                                 const Message& event, std::deque<Message>* out) {
+  next_ = position + 1;
+  if (event != nullptr && filter_.Matches(type, stream, tags)) out->push_back(event);
+  if (++since_checkpoint_ >= checkpoint_interval_) {
+    since_checkpoint_ = 0;
+    auto m = std::make_shared<v1::SubscribeResponse>();
+    m->mutable_checkpoint()->set_position(position);
+    out->push_back(std::move(m));
+  }
+}
+
+absl::Status SubscriptionCursor::Next(std::deque<Message>* out) {
+  std::vector<std::shared_ptr<const TailEntry>> entries;
+  switch (tail_->Read(next_, kBatch, &entries)) {
+    case LiveTail::ReadResult::kOk:
+      for (const auto& e : entries) Examine(e->position, e->type, e->stream, e->tags, e->message, out);
+      return absl::OkStatus();
+    case LiveTail::ReadResult::kNothingNew:
+      if (!live_) {
+        live_ = true;
+        auto m = std::make_shared<v1::SubscribeResponse>();
+        m->mutable_caught_up()->set_position(next_ - 1);
+        out->push_back(std::move(m));
+      }
+      return absl::OkStatus();
+    case LiveTail::ReadResult::kEvicted:
+      break;
+  }
+  if (live_) {
+    live_ = false;
+    auto m = std::make_shared<v1::SubscribeResponse>();
+    m->mutable_fell_behind()->set_position(next_ - 1);
+    m->mutable_fell_behind()->set_reason("the live buffer moved past this subscriber; "
+                                         "continuing from the log");
+    out->push_back(std::move(m));
+  }
+  absl::StatusOr<std::vector<store::RecordedEvent>> records =
+      log_->ReadAll(store::Direction::kForwards, store::Position(next_), kBatch);
+  if (!records.ok()) return records.status();
+  for (const store::RecordedEvent& r : *records) {
+    Message event;
+    if (filter_.Matches(r.type, r.stream, r.tags)) {
+      auto m = std::make_shared<v1::SubscribeResponse>();
+      if (absl::Status s = projections::DecodeEvent(r, m->mutable_event()); !s.ok()) return s;
+      event = std::move(m);
+    }
+    Examine(r.position.value(), r.type, r.stream, r.tags, event, out);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SubscriptionRegistry::ValidateName(absl::string_view name, absl::string_view field) {
+  const bool ok = !name.empty() && name.size() <= kMaxNameBytes &&
+                  std::all_of(name.begin(), name.end(),
+                              [](char c) {
+                                return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                                       c == '.' || c == '_' || c == '-';
+                              }) &&
+                  name[0] != '.' && name[0] != '_' && name[0] != '-';
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      field, ": must be 1..128 bytes of [a-z0-9._-] starting with a letter or digit"));
+}
+
+absl::StatusOr<v1::NamedSubscription> SubscriptionRegistry::Get(absl::string_view name) const {
+  absl::StatusOr<std::string> bytes = log_->GetMetadata(Key(name));
+  if (absl::IsNotFound(bytes.status())) {
+    return absl::NotFoundError(absl::StrCat("subscription '", name, "' not found"));
+  }
+  if (!bytes.ok()) return bytes.status();
+  v1::NamedSubscription s;
+  if (!s.ParseFromString(*bytes)) {
+    return absl::DataLossError(absl::StrCat("subscription '", name, "' is corrupt"));
+  }
+  return s;
+}
+
+absl::Status SubscriptionRegistry::Put(const v1::NamedSubscription& s) {
+  return log_->PutMetadata(Key(s.name()), s.SerializeAsString());
+}
+
+absl::StatusOr<v1::NamedSubscription> SubscriptionRegistry::GetOrCreate(
+    absl::string_view name, const v1::SubscriptionFilter* filter, uint64_t checkpoint) {
+  std::lock_guard l(mu_);
+  absl::StatusOr<v1::NamedSubscription> existing = Get(name);
+  if (existing.ok()) {
+    if (filter != nullptr && !SameFilter(*filter, existing->filter())) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "filter: differs from the stored filter of subscription '", name,
+          "'; omit it, or delete and recreate the subscription to change it"));
+    }
+    return existing;
+  }
+  if (!absl::IsNotFound(existing.status())) return existing.status();
+  v1::NamedSubscription s;
+  s.set_name(std::string(name));
+  s.set_checkpoint_position(checkpoint);
+  if (filter != nullptr) *s.mutable_filter() = *filter;
+  *s.mutable_create_time() = Now();
+  *s.mutable_update_time() = s.create_time();
+  if (absl::Status st = Put(s); !st.ok()) return st;
+  return s;
+}
+
+absl::StatusOr<v1::NamedSubscription> SubscriptionRegistry::Commit(absl::string_view name,
+                                                                   uint64_t position) {
+  std::lock_guard l(mu_);
+  absl::StatusOr<v1::NamedSubscription> s = Get(name);
+  if (!s.ok()) return s.status();
+  const uint64_t end = log_->LastPosition().value();
+  if (position > end) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "position: %d is beyond the end of the log (%d)", position, end));
+  }
+  s->set_checkpoint_position(position);
+  *s->mutable_update_time() = Now();
+  if (absl::Status st = Put(*s); !st.ok()) return st;
+  return s;
+}
+
+absl::StatusOr<std::vector<v1::NamedSubscription>> SubscriptionRegistry::List(
+    absl::string_view after, size_t limit) const {
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> rows =
+      log_->ListMetadata(kKeyPrefix, after.empty() ? "" : Key(after), limit);
+  if (!rows.ok()) return rows.status();
+  std::vector<v1::NamedSubscription> out;
+  out.reserve(rows->size());
+  for (const auto& [key, value] : *rows) {
+    if (!out.emplace_back().ParseFromString(value)) {
+      return absl::DataLossError(absl::StrCat("subscription record '", key, "' is corrupt"));
+    }
+  }
+  return out;
+}
+
+absl::Status SubscriptionRegistry::Delete(absl::string_view name) {
+  std::lock_guard l(mu_);
+  absl::Status s = log_->DeleteMetadata(Key(name));
+  if (absl::IsNotFound(s)) {
+    return absl::NotFoundError(absl::StrCat("subscription '", name, "' not found"));
+  }
+  return s;
+}
+
+}  // namespace dealwire::services

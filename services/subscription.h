@@ -1,0 +1,127 @@
+// services/subscription.h — the transport-free core of subscriptions and
+// filtered reads: filters, the per-subscriber cursor, and the registry of
+// durable named subscriptions.
+//
+//   ASSIGN_OR_RETURN(EventFilter filter, EventFilter::FromProto(request.filter(), "filter"));
+//   SubscriptionCursor cursor(log, tail, /*next=*/1, filter, /*checkpoint_interval=*/1000);
+//   std::deque<SubscriptionCursor::Message> out;
+//   RETURN_IF_ERROR(cursor.Next(&out));   // events, checkpoints, caught_up, fell_behind
+//
+// Nothing here knows gRPC; services/event_store_service.cc adapts it.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "dealwire/v1/event_store.pb.h"
+#include "services/live_tail.h"
+#include "store/event_log.h"
+
+namespace dealwire::services {
+
+// Which events a subscription or read delivers. An event matches when it
+// matches every non-empty list of the filter; within a list, any entry.
+class EventFilter {
+ public:
+  // Returns the filter of `proto`, or INVALID_ARGUMENT naming the bad entry
+  // (unknown event type, empty or over-long prefix, malformed org id).
+  static absl::StatusOr<EventFilter> FromProto(const dealwire::v1::SubscriptionFilter& proto,
+                                               absl::string_view field);
+
+  bool Matches(absl::string_view type, absl::string_view stream,
+               const std::vector<std::string>& tags) const;
+  bool empty() const { return types_.empty() && prefixes_.empty() && org_tags_.empty(); }
+
+ private:
+  absl::flat_hash_set<std::string> types_;
+  std::vector<std::string> prefixes_;
+  absl::flat_hash_set<std::string> org_tags_;
+};
+
+// Returns whether two filters have the same entries, in any order.
+bool SameFilter(const dealwire::v1::SubscriptionFilter& a,
+                const dealwire::v1::SubscriptionFilter& b);
+
+// The reading side of one subscription: from a position, through the log
+// (catch-up), then through the live tail, producing the messages to send.
+// Not thread-safe: one subscriber owns it.
+class SubscriptionCursor {
+ public:
+  using Message = std::shared_ptr<const dealwire::v1::SubscribeResponse>;
+
+  // Starts at position `next` (the first position to examine).
+  SubscriptionCursor(const store::EventLog* log, const LiveTail* tail, uint64_t next,
+                     EventFilter filter, uint32_t checkpoint_interval);
+
+  // Appends the next messages to `out`: up to one batch of examined events
+  // (matching ones as `event`, and a `checkpoint` every checkpoint_interval
+  // examined events), `fell_behind` when the live tail has moved past the
+  // cursor, `caught_up` when the cursor reaches the end. Appends nothing when
+  // it is at the end and has said so. Fails only when the log cannot be read.
+  absl::Status Next(std::deque<Message>* out);
+
+  // The last position examined.
+  uint64_t last_examined() const { return next_ - 1; }
+  bool live() const { return live_; }
+
+ private:
+  void Examine(uint64_t position, absl::string_view type, absl::string_view stream,
+               const std::vector<std::string>& tags, const Message& event,
+               std::deque<Message>* out);
+
+  const store::EventLog* const log_;
+  const LiveTail* const tail_;
+  uint64_t next_;
+  const EventFilter filter_;
+  const uint32_t checkpoint_interval_;
+  uint32_t since_checkpoint_ = 0;
+  bool live_ = false;
+};
+
+// Durable named subscriptions, kept in the log's metadata.
+// Thread-safe.
+class SubscriptionRegistry {
+ public:
+  explicit SubscriptionRegistry(store::EventLog* log) : log_(log) {}
+
+  // Returns the subscription `name`, or NOT_FOUND.
+  absl::StatusOr<dealwire::v1::NamedSubscription> Get(absl::string_view name) const;
+
+  // Returns the subscription `name`, creating it with `filter` and
+  // `checkpoint` if it does not exist. An existing one whose filter differs
+  // from a non-empty `filter` is FAILED_PRECONDITION.
+  absl::StatusOr<dealwire::v1::NamedSubscription> GetOrCreate(
+      absl::string_view name, const dealwire::v1::SubscriptionFilter* filter,
+      uint64_t checkpoint);
+
+  // Stores `position` as the checkpoint of `name`. NOT_FOUND for an unknown
+  // name; INVALID_ARGUMENT beyond the log's end.
+  absl::StatusOr<dealwire::v1::NamedSubscription> Commit(absl::string_view name,
+                                                         uint64_t position);
+
+  // Lists subscriptions by name after `after` (empty: from the first).
+  absl::StatusOr<std::vector<dealwire::v1::NamedSubscription>> List(absl::string_view after,
+                                                                    size_t limit) const;
+
+  // Deletes `name`, or NOT_FOUND.
+  absl::Status Delete(absl::string_view name);
+
+  // Checks a subscription name: 1..128 bytes of [a-z0-9._-], starting with a
+  // letter or digit.
+  static absl::Status ValidateName(absl::string_view name, absl::string_view field);
+
+ private:
+  absl::Status Put(const dealwire::v1::NamedSubscription& s);
+
+  store::EventLog* const log_;
+  mutable std::mutex mu_;  // serializes read-modify-write of records
+};
+
+}  // namespace dealwire::services
