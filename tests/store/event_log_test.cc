@@ -36,6 +36,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/status_matchers.h"
 #include "store/types.h"
 
 namespace dealwire::store {
@@ -65,47 +66,13 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
 
-// Status helpers (GoogleTest 1.12 has no absl::Status matchers).
-
-const absl::Status& StatusOf(const absl::Status& s) { return s; }
-template <typename T>
-const absl::Status& StatusOf(const absl::StatusOr<T>& s) {
-  return s.status();
-}
-
-#define DW_CONCAT_INNER(a, b) a##b
-#define DW_CONCAT(a, b) DW_CONCAT_INNER(a, b)
-
-// ASSERT_OK(expr) and EXPECT_OK(expr) take a Status or StatusOr, evaluate it
-// once, and accept a streamed message.
-#define DW_STATUS_CHECK_(expr, fail)                                         \
-  switch (0)                                                                 \
-  case 0:                                                                    \
-  default:                                                                   \
-    if (const absl::Status dw_status_ = StatusOf(expr); dw_status_.ok()) { \
-    } else                                                                   \
-      fail() << dw_status_ << " "
-#define ASSERT_OK(expr) DW_STATUS_CHECK_(expr, FAIL)
-#define EXPECT_OK(expr) DW_STATUS_CHECK_(expr, ADD_FAILURE)
-
-#define ASSERT_OK_AND_ASSIGN(lhs, rexpr) \
-  ASSERT_OK_AND_ASSIGN_IMPL(DW_CONCAT(dw_status_or_, __LINE__), lhs, rexpr)
-#define ASSERT_OK_AND_ASSIGN_IMPL(var, lhs, rexpr) \
-  auto var = (rexpr);                              \
-  ASSERT_TRUE(var.ok()) << var.status();           \
-  lhs = std::move(var).value()
+using ::dealwire::test_util::StatusIs;
+using ::dealwire::test_util::StatusOf;
 
 std::string Lower(absl::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
-}
-
-// Matches a Status or StatusOr whose code is `code`.
-MATCHER_P(StatusIs, code, absl::StrCat("has status code ", absl::StatusCodeToString(code))) {
-  const absl::Status& s = StatusOf(arg);
-  *result_listener << "whose status is " << s;
-  return s.code() == code;
 }
 
 // Matches a Status or StatusOr whose code is `code` and whose message

@@ -1,0 +1,244 @@
+// Tests of the transport-free subscription core (services/subscription.h,
+// services/live_tail.h) over a real event log in a temporary directory.
+#include "services/subscription.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "projections/event_codec.h"
+#include "tests/common/status_matchers.h"
+
+namespace dealwire::services {
+namespace {
+
+namespace v1 = dealwire::v1;
+namespace fs = std::filesystem;
+using ::dealwire::test_util::StatusIs;
+using ::dealwire::test_util::StatusIsWith;
+
+// Waits (up to 30 s) until `tail` holds `position`, woken by its watcher.
+bool WaitForTail(LiveTail& tail, uint64_t position) {
+  std::mutex mu;
+  std::condition_variable cv;
+  const uint64_t id = tail.Watch([&] {
+    std::lock_guard l(mu);
+    cv.notify_all();
+  });
+  std::unique_lock l(mu);
+  const bool reached = cv.wait_for(l, std::chrono::seconds(30),
+                                   [&] { return tail.last_position() >= position; });
+  l.unlock();
+  tail.Unwatch(id);
+  return reached;
+}
+
+class SubscriptionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) /
+           absl::StrCat("subscription_test_", ::testing::UnitTest::GetInstance()->current_test_info()->name(),
+                        "_", getpid());
+    fs::remove_all(dir_);
+    absl::StatusOr<std::unique_ptr<store::EventLog>> log = store::OpenEventLog(dir_.string(), {});
+    ASSERT_OK(log);
+    log_ = *std::move(log);
+  }
+  void TearDown() override {
+    log_.reset();
+    fs::remove_all(dir_);
+  }
+
+  // Appends an OrganizationRegistered for `org` (on stream org/<org>), or
+  // with a `partner`, a PartnershipFormed between the two.
+  void Append(const std::string& org, const std::string& partner = "") {
+    v1::Event e;
+    e.set_event_id(absl::StrFormat("00000000-0000-4000-8000-%012d", ++counter_));
+    e.mutable_effective()->mutable_date()->set_year(2026);
+    e.mutable_effective()->set_precision(v1::DATE_PRECISION_YEAR);
+    e.set_confidence(v1::CONFIDENCE_REPORTED);
+    std::string stream = absl::StrCat("org/", org);
+    if (partner.empty()) {
+      auto* p = e.mutable_payload()->mutable_organization_registered();
+      p->set_org_id(org);
+      p->set_name(org);
+    } else {
+      auto* p = e.mutable_payload()->mutable_partnership_formed();
+      p->set_partnership_id(absl::StrCat(org, "-", partner));
+      p->add_parties()->set_org_id(org);
+      p->add_parties()->set_org_id(partner);
+      stream = absl::StrCat("partnership/", org, "-", partner);
+    }
+    absl::StatusOr<store::ProposedEvent> stored =
+        projections::EncodeEvent(e, stream, "event", "test", *log_);
+    ASSERT_OK(stored);
+    ASSERT_OK(log_->Append(stream, store::ExpectedVersion::Any(), {*std::move(stored)}));
+  }
+
+  // Runs the cursor until it reports caught_up (bounded), returning what it
+  // produced as short strings: "e<position>", "c<position>" (checkpoint),
+  // "u<position>" (caught_up), "f<position>" (fell_behind).
+  std::vector<std::string> Drain(SubscriptionCursor& cursor) {
+    std::vector<std::string> out;
+    for (int step = 0; step < 10000; ++step) {
+      std::deque<SubscriptionCursor::Message> messages;
+      EXPECT_OK(cursor.Next(&messages));
+      bool caught_up = false;
+      for (const auto& m : messages) {
+        switch (m->message_case()) {
+          case v1::SubscribeResponse::kEvent:
+            out.push_back(absl::StrCat("e", m->event().position()));
+            break;
+          case v1::SubscribeResponse::kCheckpoint:
+            out.push_back(absl::StrCat("c", m->checkpoint().position()));
+            break;
+          case v1::SubscribeResponse::kCaughtUp:
+            out.push_back(absl::StrCat("u", m->caught_up().position()));
+            caught_up = true;
+            break;
+          case v1::SubscribeResponse::kFellBehind:
+            out.push_back(absl::StrCat("f", m->fell_behind().position()));
+            break;
+          default:
+            out.push_back("?");
+        }
+      }
+      if (caught_up) break;
+    }
+    return out;
+  }
+
+  EventFilter Filter(std::vector<std::string> types, std::vector<std::string> prefixes,
+                     std::vector<std::string> orgs) {
+    v1::SubscriptionFilter f;
+    for (auto& t : types) f.add_event_types(t);
+    for (auto& p : prefixes) f.add_stream_prefixes(p);
+    for (auto& o : orgs) f.add_org_ids(o);
+    absl::StatusOr<EventFilter> filter = EventFilter::FromProto(f, "filter");
+    EXPECT_OK(filter);
+    return *filter;
+  }
+
+  fs::path dir_;
+  std::unique_ptr<store::EventLog> log_;
+  int counter_ = 0;
+};
+
+TEST_F(SubscriptionTest, FilterMatchesEveryNonEmptyList) {
+  const std::vector<std::string> tags = {"org/amazon", "org/openai"};
+  EXPECT_TRUE(Filter({}, {}, {}).Matches("InvestmentReported", "deal/x", tags));
+  EXPECT_TRUE(Filter({"InvestmentReported"}, {}, {}).Matches("InvestmentReported", "deal/x", tags));
+  EXPECT_FALSE(Filter({"StakeDisclosed"}, {}, {}).Matches("InvestmentReported", "deal/x", tags));
+  EXPECT_TRUE(Filter({}, {"org/", "deal/"}, {}).Matches("InvestmentReported", "deal/x", tags));
+  EXPECT_FALSE(Filter({}, {"org/"}, {}).Matches("InvestmentReported", "deal/x", tags));
+  EXPECT_TRUE(Filter({}, {}, {"openai"}).Matches("InvestmentReported", "deal/x", tags));
+  EXPECT_FALSE(Filter({}, {}, {"anthropic"}).Matches("InvestmentReported", "deal/x", tags));
+  // Lists combine with AND.
+  EXPECT_FALSE(Filter({"InvestmentReported"}, {}, {"anthropic"})
+                   .Matches("InvestmentReported", "deal/x", tags));
+}
+
+TEST_F(SubscriptionTest, FilterRefusesUnknownTypesAndBadIds) {
+  v1::SubscriptionFilter f;
+  f.add_event_types("InvestmentReportd");
+  EXPECT_THAT(EventFilter::FromProto(f, "filter"),
+              StatusIsWith(absl::StatusCode::kInvalidArgument, "filter.event_types[0]"));
+  f.Clear();
+  f.add_org_ids("Open AI");
+  EXPECT_THAT(EventFilter::FromProto(f, "filter"),
+              StatusIsWith(absl::StatusCode::kInvalidArgument, "filter.org_ids[0]"));
+  f.Clear();
+  f.add_stream_prefixes("");
+  EXPECT_THAT(EventFilter::FromProto(f, "filter"),
+              StatusIsWith(absl::StatusCode::kInvalidArgument, "filter.stream_prefixes[0]"));
+}
+
+TEST_F(SubscriptionTest, CatchUpThenLiveWithoutGapOrDuplicate) {
+  for (int i = 0; i < 5; ++i) Append(absl::StrCat("org", i));
+  LiveTail tail(log_.get(), 1000);
+  tail.Start();
+  SubscriptionCursor cursor(log_.get(), &tail, 1, EventFilter(), 1000);
+  EXPECT_THAT(Drain(cursor), ::testing::ElementsAre("e1", "e2", "e3", "e4", "e5", "u5"));
+  // At the end, nothing more until something commits.
+  std::deque<SubscriptionCursor::Message> none;
+  ASSERT_OK(cursor.Next(&none));
+  EXPECT_TRUE(none.empty());
+  Append("late");
+  // The tail picks the commit up on its own thread; wait for it.
+  ASSERT_TRUE(WaitForTail(tail, 6));
+  std::deque<SubscriptionCursor::Message> live;
+  ASSERT_OK(cursor.Next(&live));
+  ASSERT_EQ(live.size(), 1u);
+  EXPECT_EQ(live[0]->event().position(), 6u);
+  EXPECT_EQ(live[0]->event().payload().organization_registered().org_id(), "late");
+  tail.Stop();
+}
+
+TEST_F(SubscriptionTest, FilteredCursorSendsCheckpointsForUnmatchedEvents) {
+  for (int i = 0; i < 10; ++i) Append(absl::StrCat("org", i));
+  Append("org3", "org7");  // position 11
+  LiveTail tail(log_.get(), 1000);
+  tail.Start();
+  SubscriptionCursor cursor(log_.get(), &tail, 1, Filter({}, {}, {"org7"}), 4);
+  EXPECT_THAT(Drain(cursor), ::testing::ElementsAre("c4", "e8", "c8", "e11", "u11"));
+  tail.Stop();
+}
+
+TEST_F(SubscriptionTest, ALiveCursorPassedByTheTailFallsBehindAndContinuesFromTheLog) {
+  Append("a");
+  LiveTail tail(log_.get(), 3);  // a tiny live window
+  tail.Start();
+  SubscriptionCursor cursor(log_.get(), &tail, 1, EventFilter(), 1000);
+  EXPECT_THAT(Drain(cursor), ::testing::ElementsAre("e1", "u1"));
+  for (int i = 0; i < 10; ++i) Append(absl::StrCat("b", i));
+  ASSERT_TRUE(WaitForTail(tail, 11));
+  EXPECT_THAT(Drain(cursor), ::testing::ElementsAre("f1", "e2", "e3", "e4", "e5", "e6", "e7", "e8",
+                                                    "e9", "e10", "e11", "u11"));
+  tail.Stop();
+}
+
+TEST_F(SubscriptionTest, RegistryKeepsFilterAndCheckpoint) {
+  SubscriptionRegistry registry(log_.get());
+  Append("a");
+  Append("b");
+  v1::SubscriptionFilter filter;
+  filter.add_event_types("OrganizationRegistered");
+  filter.add_org_ids("a");
+  ASSERT_OK_AND_ASSIGN(v1::NamedSubscription s, registry.GetOrCreate("alerts", &filter, 0));
+  EXPECT_EQ(s.checkpoint_position(), 0u);
+  // The same entries in another order are the same filter; others are not.
+  v1::SubscriptionFilter reordered;
+  reordered.add_org_ids("a");
+  reordered.add_event_types("OrganizationRegistered");
+  EXPECT_OK(registry.GetOrCreate("alerts", &reordered, 0));
+  v1::SubscriptionFilter other;
+  other.add_org_ids("b");
+  EXPECT_THAT(registry.GetOrCreate("alerts", &other, 0),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  ASSERT_OK(registry.Commit("alerts", 2));
+  EXPECT_THAT(registry.Commit("alerts", 3), StatusIsWith(absl::StatusCode::kInvalidArgument, "position"));
+  EXPECT_THAT(registry.Commit("nobody", 1), StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_OK_AND_ASSIGN(s, registry.Get("alerts"));
+  EXPECT_EQ(s.checkpoint_position(), 2u);
+  EXPECT_EQ(s.filter().org_ids(0), "a");
+  ASSERT_OK(registry.GetOrCreate("zeta", nullptr, 1));
+  ASSERT_OK_AND_ASSIGN(std::vector<v1::NamedSubscription> all, registry.List("", 10));
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].name(), "alerts");
+  EXPECT_EQ(all[1].name(), "zeta");
+  ASSERT_OK_AND_ASSIGN(all, registry.List("alerts", 10));
+  ASSERT_EQ(all.size(), 1u);
+  ASSERT_OK(registry.Delete("alerts"));
+  EXPECT_THAT(registry.Delete("alerts"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(SubscriptionRegistry::ValidateName("Bad Name", "name"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_OK(SubscriptionRegistry::ValidateName("deal-alerts.v2_x", "name"));
+}
+
+}  // namespace
+}  // namespace dealwire::services
