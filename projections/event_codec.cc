@@ -4,6 +4,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/time_util.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "projections/event_tags.h"
 #include "projections/validate.h"
 
@@ -58,6 +59,36 @@ absl::Status DecodeEvent(const store::RecordedEvent& r, v1::Event* out) {
   *out->mutable_recorded_time() = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
       absl::ToUnixMicros(r.recorded_time));
   return absl::OkStatus();
+}
+
+void AppendEventWire(const store::RecordedEvent& r, std::string* out) {
+  using google::protobuf::io::CodedOutputStream;
+  using google::protobuf::internal::WireFormatLite;
+  const int64_t micros = absl::ToUnixMicros(r.recorded_time);
+  int64_t seconds = micros / 1000000;
+  int32_t nanos = static_cast<int32_t>(micros % 1000000) * 1000;
+  if (nanos < 0) {  // Timestamp nanos are never negative
+    nanos += 1000000000;
+    seconds -= 1;
+  }
+  std::string timestamp;
+  {
+    google::protobuf::io::StringOutputStream raw(&timestamp);
+    CodedOutputStream coded(&raw);
+    if (seconds != 0) WireFormatLite::WriteInt64(1, seconds, &coded);
+    if (nanos != 0) WireFormatLite::WriteInt32(2, nanos, &coded);
+  }
+  google::protobuf::io::StringOutputStream raw(out);
+  CodedOutputStream coded(&raw);
+  WireFormatLite::WriteString(v1::Event::kEventIdFieldNumber, r.event_id, &coded);
+  WireFormatLite::WriteString(v1::Event::kStreamFieldNumber, r.stream, &coded);
+  if (r.stream_version.value() != 0) {
+    WireFormatLite::WriteUInt64(v1::Event::kStreamVersionFieldNumber, r.stream_version.value(),
+                                &coded);
+  }
+  WireFormatLite::WriteUInt64(v1::Event::kPositionFieldNumber, r.position.value(), &coded);
+  WireFormatLite::WriteBytes(v1::Event::kRecordedTimeFieldNumber, timestamp, &coded);
+  coded.WriteRaw(r.data.data(), static_cast<int>(r.data.size()));
 }
 
 }  // namespace dealwire::projections

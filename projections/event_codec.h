@@ -38,4 +38,11 @@ absl::StatusOr<store::ProposedEvent> EncodeEvent(const dealwire::v1::Event& even
 // DATA_LOSS when the record's data cannot be parsed.
 absl::Status DecodeEvent(const store::RecordedEvent& recorded, dealwire::v1::Event* out);
 
+// Appends to `out` the serialized dealwire.v1.Event of `recorded`, without
+// parsing the record: the identity fields are encoded and the stored data
+// (itself a serialized Event) follows, which protobuf parses as one message.
+// Parsing the result gives what DecodeEvent gives. This is how events are
+// streamed to many subscribers at the cost of a copy.
+void AppendEventWire(const store::RecordedEvent& recorded, std::string* out);
+
 }  // namespace dealwire::projections

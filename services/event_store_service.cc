@@ -117,8 +117,27 @@ google::protobuf::Timestamp ToTimestamp(absl::Time t) {
   return google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
 }
 
+// Returns a ByteBuffer over `bytes` that keeps them alive, without copying.
+grpc::ByteBuffer WrapShared(const std::shared_ptr<const std::string>& bytes) {
+  auto* owner = new std::shared_ptr<const std::string>(bytes);
+  grpc::Slice slice(const_cast<char*>(bytes->data()), bytes->size(),
+                    [](void* p) { delete static_cast<std::shared_ptr<const std::string>*>(p); },
+                    owner);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+bool ParseByteBuffer(const grpc::ByteBuffer& buffer, google::protobuf::Message* out) {
+  std::vector<grpc::Slice> slices;
+  if (!buffer.Dump(&slices).ok()) return false;
+  std::string bytes;
+  for (const grpc::Slice& s : slices) {
+    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  }
+  return out->ParseFromString(bytes);
+}
+
 // A Subscribe call refused before it started.
-class RefusedSubscribe final : public grpc::ServerWriteReactor<v1::SubscribeResponse> {
+class RefusedSubscribe final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   explicit RefusedSubscribe(const grpc::Status& status) { Finish(status); }
   void OnDone() override { delete this; }
@@ -129,7 +148,7 @@ class RefusedSubscribe final : public grpc::ServerWriteReactor<v1::SubscribeResp
 // One running Subscribe call. It writes one message at a time; the next is
 // produced (by a bounded read) when the previous write is done, when the live
 // tail has news, or when the ticker finds a heartbeat due.
-class SubscribeReactor final : public grpc::ServerWriteReactor<v1::SubscribeResponse> {
+class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   using Message = SubscriptionCursor::Message;
 
@@ -178,16 +197,16 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::SubscribeResp
         }
         const absl::Time now = absl::Now();
         if (!finish.has_value() && pending_.empty() && now - last_write_ >= heartbeat_) {
-          auto m = std::make_shared<v1::SubscribeResponse>();
-          *m->mutable_heartbeat()->mutable_server_time() = ToTimestamp(now);
-          m->mutable_heartbeat()->set_last_position(service_->log_->LastPosition().value());
-          pending_.push_back(std::move(m));
+          v1::SubscribeResponse m;
+          *m.mutable_heartbeat()->mutable_server_time() = ToTimestamp(now);
+          m.mutable_heartbeat()->set_last_position(service_->log_->LastPosition().value());
+          pending_.push_back(SerializedMessage(m));
         }
         if (!finish.has_value() && !pending_.empty()) {
           next = std::move(pending_.front());
           pending_.pop_front();
           more = !pending_.empty();
-          current_ = next;
+          current_ = WrapShared(next);
           writing_ = true;
           last_write_ = now;
         }
@@ -201,7 +220,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::SubscribeResp
       // More queued: let gRPC coalesce this write with the next ones.
       grpc::WriteOptions options;
       if (more) options.set_buffer_hint();
-      StartWrite(next.get(), options);
+      StartWrite(&current_, options);
     }
   }
 
@@ -209,7 +228,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::SubscribeResp
     {
       std::lock_guard l(mu_);
       writing_ = false;
-      current_.reset();
+      current_.Clear();
       if (!ok) {
         if (finished_) return;
         finished_ = true;
@@ -239,7 +258,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::SubscribeResp
   std::mutex mu_;
   SubscriptionCursor cursor_;   // guarded by mu_
   std::deque<Message> pending_;  // guarded by mu_; at most one cursor batch
-  Message current_;              // guarded by mu_; alive until its write is done
+  grpc::ByteBuffer current_;     // guarded by mu_; alive until its write is done
   bool writing_ = false;         // guarded by mu_
   bool finished_ = false;        // guarded by mu_
   std::optional<grpc::Status> end_;  // guarded by mu_
@@ -444,9 +463,14 @@ grpc::ServerUnaryReactor* EventStoreService::ReadAll(grpc::CallbackServerContext
   return reactor;
 }
 
-grpc::ServerWriteReactor<v1::SubscribeResponse>* EventStoreService::Subscribe(
-    grpc::CallbackServerContext* /*context*/, const v1::SubscribeRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* EventStoreService::Subscribe(
+    grpc::CallbackServerContext* /*context*/, const grpc::ByteBuffer* raw_request) {
+  v1::SubscribeRequest parsed;
+  const v1::SubscribeRequest* request = &parsed;
   absl::StatusOr<SubscribeReactor*> reactor = [&]() -> absl::StatusOr<SubscribeReactor*> {
+    if (!ParseByteBuffer(*raw_request, &parsed)) {
+      return absl::InvalidArgumentError("request: is not a SubscribeRequest");
+    }
     const uint64_t end = log_->LastPosition().value();
     std::optional<uint64_t> start;  // the last position before the first to deliver
     switch (request->start_case()) {

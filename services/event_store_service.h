@@ -10,7 +10,8 @@
 //
 // No reaction blocks: appends are handed to the log's writer and finished
 // from its callback; subscriptions write one message at a time, each
-// produced by a bounded read.
+// produced by a bounded read. Subscribe is a raw method: events go out as the
+// bytes the live tail serialized once for every subscriber.
 #pragma once
 
 #include <condition_variable>
@@ -30,7 +31,8 @@ namespace dealwire::services {
 
 class SubscribeReactor;
 
-class EventStoreService final : public dealwire::v1::EventStore::CallbackService {
+class EventStoreService final : public dealwire::v1::EventStore::WithRawCallbackMethod_Subscribe<
+                                      dealwire::v1::EventStore::CallbackService> {
  public:
   struct Options {
     // Events kept in memory for live subscribers. Default: 32768
@@ -58,9 +60,10 @@ class EventStoreService final : public dealwire::v1::EventStore::CallbackService
   grpc::ServerUnaryReactor* ReadAll(grpc::CallbackServerContext* context,
                                     const dealwire::v1::ReadAllRequest* request,
                                     dealwire::v1::ReadAllResponse* response) override;
-  grpc::ServerWriteReactor<dealwire::v1::SubscribeResponse>* Subscribe(
-      grpc::CallbackServerContext* context,
-      const dealwire::v1::SubscribeRequest* request) override;
+  // Request: a serialized SubscribeRequest; responses: serialized
+  // SubscribeResponse messages.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(grpc::CallbackServerContext* context,
+                                                       const grpc::ByteBuffer* request) override;
   grpc::ServerUnaryReactor* CommitCheckpoint(
       grpc::CallbackServerContext* context, const dealwire::v1::CommitCheckpointRequest* request,
       dealwire::v1::CommitCheckpointResponse* response) override;

@@ -2,7 +2,7 @@
 
 #include <pthread.h>
 
-#include "projections/event_codec.h"
+#include "services/subscription.h"
 
 namespace dealwire::services {
 
@@ -72,16 +72,12 @@ void LiveTail::Run() {
       std::vector<std::shared_ptr<const TailEntry>> entries;
       entries.reserve(records->size());
       for (store::RecordedEvent& r : *records) {
-        // An undecodable record keeps its place (the window stays
-        // contiguous) with no message; subscribers skip it.
-        auto message = std::make_shared<dealwire::v1::SubscribeResponse>();
-        if (!projections::DecodeEvent(r, message->mutable_event()).ok()) message.reset();
         auto entry = std::make_shared<TailEntry>();
+        entry->message = EventMessage(r);
         entry->position = r.position.value();
         entry->type = std::move(r.type);
         entry->stream = std::move(r.stream);
         entry->tags = std::move(r.tags);
-        entry->message = std::move(message);
         entries.push_back(std::move(entry));
       }
       from = records->back().position.value() + 1;

@@ -7,7 +7,8 @@
 //   switch (tail.Read(next_position, 256, &entries)) { ... }
 //
 // Subscribers at the end of the log read from here instead of the disk, so a
-// commit is read and decoded once however many subscribers there are. The
+// commit is read and serialized once however many subscribers there are, and
+// every subscriber writes the same bytes. The
 // window holds at most `capacity` events; a subscriber that falls further
 // behind reads the log itself (LiveTail::kEvicted). Memory is bounded by the
 // capacity.
@@ -27,7 +28,6 @@
 #include <thread>
 #include <vector>
 
-#include "dealwire/v1/event_store.pb.h"
 #include "store/event_log.h"
 
 namespace dealwire::services {
@@ -38,9 +38,8 @@ struct TailEntry {
   std::string type;
   std::string stream;
   std::vector<std::string> tags;
-  // A SubscribeResponse carrying the event, ready to write; null when the
-  // record could not be decoded.
-  std::shared_ptr<const dealwire::v1::SubscribeResponse> message;
+  // The serialized SubscribeResponse carrying the event, ready to write.
+  std::shared_ptr<const std::string> message;
 };
 
 class LiveTail {

@@ -89,6 +89,28 @@ bool EventFilter::Matches(absl::string_view type, absl::string_view stream,
   return true;
 }
 
+WireMessage EventMessage(const store::RecordedEvent& r) {
+  std::string event;
+  projections::AppendEventWire(r, &event);
+  auto out = std::make_shared<std::string>();
+  out->reserve(event.size() + 6);
+  // SubscribeResponse.event: field 1, length-delimited.
+  out->push_back(static_cast<char>(v1::SubscribeResponse::kEventFieldNumber << 3 | 2));
+  for (uint64_t n = event.size(); ; n >>= 7) {
+    if (n < 0x80) {
+      out->push_back(static_cast<char>(n));
+      break;
+    }
+    out->push_back(static_cast<char>((n & 0x7f) | 0x80));
+  }
+  out->append(event);
+  return out;
+}
+
+WireMessage SerializedMessage(const v1::SubscribeResponse& m) {
+  return std::make_shared<const std::string>(m.SerializeAsString());
+}
+
 bool SameFilter(const v1::SubscriptionFilter& a, const v1::SubscriptionFilter& b) {
   return Sorted(a.event_types()) == Sorted(b.event_types()) &&
          Sorted(a.stream_prefixes()) == Sorted(b.stream_prefixes()) &&
@@ -111,9 +133,9 @@ void SubscriptionCursor::Examine(uint64_t position, absl::string_view type,
   if (event != nullptr && filter_.Matches(type, stream, tags)) out->push_back(event);
   if (++since_checkpoint_ >= checkpoint_interval_) {
     since_checkpoint_ = 0;
-    auto m = std::make_shared<v1::SubscribeResponse>();
-    m->mutable_checkpoint()->set_position(position);
-    out->push_back(std::move(m));
+    v1::SubscribeResponse m;
+    m.mutable_checkpoint()->set_position(position);
+    out->push_back(SerializedMessage(m));
   }
 }
 
@@ -126,9 +148,9 @@ absl::Status SubscriptionCursor::Next(std::deque<Message>* out) {
     case LiveTail::ReadResult::kNothingNew:
       if (!live_) {
         live_ = true;
-        auto m = std::make_shared<v1::SubscribeResponse>();
-        m->mutable_caught_up()->set_position(next_ - 1);
-        out->push_back(std::move(m));
+        v1::SubscribeResponse m;
+        m.mutable_caught_up()->set_position(next_ - 1);
+        out->push_back(SerializedMessage(m));
       }
       return absl::OkStatus();
     case LiveTail::ReadResult::kEvicted:
@@ -136,22 +158,18 @@ absl::Status SubscriptionCursor::Next(std::deque<Message>* out) {
   }
   if (live_) {
     live_ = false;
-    auto m = std::make_shared<v1::SubscribeResponse>();
-    m->mutable_fell_behind()->set_position(next_ - 1);
-    m->mutable_fell_behind()->set_reason("the live buffer moved past this subscriber; "
-                                         "continuing from the log");
-    out->push_back(std::move(m));
+    v1::SubscribeResponse m;
+    m.mutable_fell_behind()->set_position(next_ - 1);
+    m.mutable_fell_behind()->set_reason(
+        "the live buffer moved past this subscriber; continuing from the log");
+    out->push_back(SerializedMessage(m));
   }
   absl::StatusOr<std::vector<store::RecordedEvent>> records =
       log_->ReadAll(store::Direction::kForwards, store::Position(next_), kBatch);
   if (!records.ok()) return records.status();
   for (const store::RecordedEvent& r : *records) {
     Message event;
-    if (filter_.Matches(r.type, r.stream, r.tags)) {
-      auto m = std::make_shared<v1::SubscribeResponse>();
-      if (absl::Status s = projections::DecodeEvent(r, m->mutable_event()); !s.ok()) return s;
-      event = std::move(m);
-    }
+    if (filter_.Matches(r.type, r.stream, r.tags)) event = EventMessage(r);
     Examine(r.position.value(), r.type, r.stream, r.tags, event, out);
   }
   return absl::OkStatus();

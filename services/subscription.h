@@ -45,6 +45,17 @@ class EventFilter {
   absl::flat_hash_set<std::string> org_tags_;
 };
 
+// A serialized dealwire.v1.SubscribeResponse, shared by every subscriber
+// that sends it.
+using WireMessage = std::shared_ptr<const std::string>;
+
+// Returns the SubscribeResponse carrying event `r`, serialized without
+// parsing the record (projections::AppendEventWire).
+WireMessage EventMessage(const store::RecordedEvent& r);
+
+// Returns `m` serialized.
+WireMessage SerializedMessage(const dealwire::v1::SubscribeResponse& m);
+
 // Returns whether two filters have the same entries, in any order.
 bool SameFilter(const dealwire::v1::SubscriptionFilter& a,
                 const dealwire::v1::SubscriptionFilter& b);
@@ -54,7 +65,7 @@ bool SameFilter(const dealwire::v1::SubscriptionFilter& a,
 // Not thread-safe: one subscriber owns it.
 class SubscriptionCursor {
  public:
-  using Message = std::shared_ptr<const dealwire::v1::SubscribeResponse>;
+  using Message = WireMessage;
 
   // Starts at position `next` (the first position to examine).
   SubscriptionCursor(const store::EventLog* log, const LiveTail* tail, uint64_t next,

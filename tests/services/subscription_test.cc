@@ -89,20 +89,22 @@ class SubscriptionTest : public ::testing::Test {
       std::deque<SubscriptionCursor::Message> messages;
       EXPECT_OK(cursor.Next(&messages));
       bool caught_up = false;
-      for (const auto& m : messages) {
-        switch (m->message_case()) {
+      for (const auto& bytes : messages) {
+        v1::SubscribeResponse m;
+        EXPECT_TRUE(m.ParseFromString(*bytes));
+        switch (m.message_case()) {
           case v1::SubscribeResponse::kEvent:
-            out.push_back(absl::StrCat("e", m->event().position()));
+            out.push_back(absl::StrCat("e", m.event().position()));
             break;
           case v1::SubscribeResponse::kCheckpoint:
-            out.push_back(absl::StrCat("c", m->checkpoint().position()));
+            out.push_back(absl::StrCat("c", m.checkpoint().position()));
             break;
           case v1::SubscribeResponse::kCaughtUp:
-            out.push_back(absl::StrCat("u", m->caught_up().position()));
+            out.push_back(absl::StrCat("u", m.caught_up().position()));
             caught_up = true;
             break;
           case v1::SubscribeResponse::kFellBehind:
-            out.push_back(absl::StrCat("f", m->fell_behind().position()));
+            out.push_back(absl::StrCat("f", m.fell_behind().position()));
             break;
           default:
             out.push_back("?");
@@ -174,8 +176,10 @@ TEST_F(SubscriptionTest, CatchUpThenLiveWithoutGapOrDuplicate) {
   std::deque<SubscriptionCursor::Message> live;
   ASSERT_OK(cursor.Next(&live));
   ASSERT_EQ(live.size(), 1u);
-  EXPECT_EQ(live[0]->event().position(), 6u);
-  EXPECT_EQ(live[0]->event().payload().organization_registered().org_id(), "late");
+  v1::SubscribeResponse m;
+  ASSERT_TRUE(m.ParseFromString(*live[0]));
+  EXPECT_EQ(m.event().position(), 6u);
+  EXPECT_EQ(m.event().payload().organization_registered().org_id(), "late");
   tail.Stop();
 }
 
@@ -238,6 +242,24 @@ TEST_F(SubscriptionTest, RegistryKeepsFilterAndCheckpoint) {
   EXPECT_THAT(SubscriptionRegistry::ValidateName("Bad Name", "name"),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_OK(SubscriptionRegistry::ValidateName("deal-alerts.v2_x", "name"));
+}
+
+// The bytes streamed to subscribers parse to exactly the decoded event.
+TEST_F(SubscriptionTest, EventWireBytesParseToTheDecodedEvent) {
+  Append("a");
+  Append("a");  // stream version 1
+  Append("b", "c");
+  ASSERT_OK_AND_ASSIGN(std::vector<store::RecordedEvent> records,
+                       log_->ReadAll(store::Direction::kForwards, std::nullopt, 10));
+  ASSERT_EQ(records.size(), 3u);
+  for (const store::RecordedEvent& r : records) {
+    v1::Event decoded;
+    ASSERT_OK(projections::DecodeEvent(r, &decoded));
+    v1::SubscribeResponse streamed;
+    ASSERT_TRUE(streamed.ParseFromString(*EventMessage(r)));
+    EXPECT_EQ(streamed.event().SerializeAsString(), decoded.SerializeAsString())
+        << streamed.ShortDebugString() << "\nvs\n" << decoded.ShortDebugString();
+  }
 }
 
 }  // namespace
