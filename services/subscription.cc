@@ -19,6 +19,7 @@ constexpr size_t kBatch = 256;
 constexpr size_t kMaxPrefixBytes = 200;
 constexpr size_t kMaxOrgIdBytes = 100;
 constexpr size_t kMaxNameBytes = 128;
+constexpr int kMaxFilterEntries = 100;
 constexpr char kKeyPrefix[] = "subscription/";
 
 std::string Key(absl::string_view name) { return absl::StrCat(kKeyPrefix, name); }
@@ -46,6 +47,20 @@ google::protobuf::Timestamp Now() {
 absl::StatusOr<EventFilter> EventFilter::FromProto(const v1::SubscriptionFilter& proto,
                                                    absl::string_view field) {
   EventFilter f;
+  for (const auto& [name, list] :
+       {std::pair{"event_types", &proto.event_types()},
+        std::pair{"stream_prefixes", &proto.stream_prefixes()},
+        std::pair{"org_ids", &proto.org_ids()}}) {
+    if (list->size() > kMaxFilterEntries) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s.%s: %d entries exceed the limit of %d", field, name, list->size(),
+          kMaxFilterEntries));
+    }
+    if (Sorted(*list).size() != static_cast<size_t>(list->size())) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s.%s: holds an entry twice", field, name));
+    }
+  }
   for (int i = 0; i < proto.event_types_size(); ++i) {
     if (!projections::IsEventTypeName(proto.event_types(i))) {
       return absl::InvalidArgumentError(absl::StrFormat(

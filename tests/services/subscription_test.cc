@@ -155,6 +155,15 @@ TEST_F(SubscriptionTest, FilterRefusesUnknownTypesAndBadIds) {
   EXPECT_THAT(EventFilter::FromProto(f, "filter"),
               StatusIsWith(absl::StatusCode::kInvalidArgument, "filter.org_ids[0]"));
   f.Clear();
+  f.add_org_ids("openai");
+  f.add_org_ids("openai");
+  EXPECT_THAT(EventFilter::FromProto(f, "filter"),
+              StatusIsWith(absl::StatusCode::kInvalidArgument, "filter.org_ids"));
+  f.Clear();
+  for (int i = 0; i < 101; ++i) f.add_stream_prefixes(absl::StrCat("p", i));
+  EXPECT_THAT(EventFilter::FromProto(f, "filter"),
+              StatusIsWith(absl::StatusCode::kInvalidArgument, "limit of 100"));
+  f.Clear();
   f.add_stream_prefixes("");
   EXPECT_THAT(EventFilter::FromProto(f, "filter"),
               StatusIsWith(absl::StatusCode::kInvalidArgument, "filter.stream_prefixes[0]"));
