@@ -184,7 +184,6 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   // Writes the next message if none is in flight and there is one to write.
   void Pump() {
     Message next;
-    bool more = false;
     std::optional<grpc::Status> finish;
     {
       std::lock_guard l(mu_);
@@ -205,7 +204,6 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
         if (!finish.has_value() && !pending_.empty()) {
           next = std::move(pending_.front());
           pending_.pop_front();
-          more = !pending_.empty();
           current_ = WrapShared(next);
           writing_ = true;
           last_write_ = now;
@@ -217,10 +215,9 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
     if (finish.has_value()) {
       Finish(*finish);
     } else if (next != nullptr) {
-      // More queued: let gRPC coalesce this write with the next ones.
-      grpc::WriteOptions options;
-      if (more) options.set_buffer_hint();
-      StartWrite(&current_, options);
+      // No buffer_hint: a hinted write completes only once something else
+      // flushes the connection, and the next write waits for this one.
+      StartWrite(&current_);
     }
   }
 
@@ -270,7 +267,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
 EventStoreService::EventStoreService(store::EventLog* log, Options options)
     : log_(log),
       options_(std::move(options)),
-      tail_(log, options_.live_buffer_events),
+      tail_(log, options_.live_buffer_events, options_.live_buffer_bytes),
       registry_(log) {
   tail_.Start();
   ticker_ = std::thread([this] { TickLoop(); });

@@ -35,8 +35,10 @@ class EventStoreService final : public dealwire::v1::EventStore::WithRawCallback
                                       dealwire::v1::EventStore::CallbackService> {
  public:
   struct Options {
-    // Events kept in memory for live subscribers. Default: 32768
+    // Events, and bytes of them, kept in memory for live subscribers.
+    // Default: 32768 events, 64 MiB
     size_t live_buffer_events = 32768;
+    size_t live_buffer_bytes = 64 << 20;
     // How often idle subscriptions are checked for heartbeats. Default: 100 ms
     absl::Duration tick = absl::Milliseconds(100);
     // Principal recorded on appended events. Default: "anonymous"

@@ -11,7 +11,16 @@ namespace {
 constexpr size_t kReadBatch = 1024;
 }  // namespace
 
-LiveTail::LiveTail(store::EventLog* log, size_t capacity) : log_(log), capacity_(capacity) {}
+namespace {
+size_t EntryBytes(const TailEntry& e) {
+  size_t n = sizeof(TailEntry) + e.type.size() + e.stream.size() + e.message->size();
+  for (const std::string& t : e.tags) n += t.size() + sizeof(std::string);
+  return n;
+}
+}  // namespace
+
+LiveTail::LiveTail(store::EventLog* log, size_t capacity, size_t capacity_bytes)
+    : log_(log), capacity_(capacity), capacity_bytes_(capacity_bytes) {}
 
 LiveTail::~LiveTail() { Stop(); }
 
@@ -83,8 +92,15 @@ void LiveTail::Run() {
       from = records->back().position.value() + 1;
       {
         std::lock_guard l(mu_);
-        for (auto& e : entries) window_.push_back(std::move(e));
-        while (window_.size() > capacity_) window_.pop_front();
+        for (auto& e : entries) {
+          bytes_ += EntryBytes(*e);
+          window_.push_back(std::move(e));
+        }
+        // Keep at least the newest entry, whatever its size.
+        while (window_.size() > 1 && (window_.size() > capacity_ || bytes_ > capacity_bytes_)) {
+          bytes_ -= EntryBytes(*window_.front());
+          window_.pop_front();
+        }
         last_ = from - 1;
       }
       std::lock_guard l(watch_mu_);

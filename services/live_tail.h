@@ -9,9 +9,9 @@
 // Subscribers at the end of the log read from here instead of the disk, so a
 // commit is read and serialized once however many subscribers there are, and
 // every subscriber writes the same bytes. The
-// window holds at most `capacity` events; a subscriber that falls further
-// behind reads the log itself (LiveTail::kEvicted). Memory is bounded by the
-// capacity.
+// window holds at most `capacity` events and `capacity_bytes` of messages; a
+// subscriber that falls further behind reads the log itself
+// (LiveTail::kEvicted). Memory is bounded by both.
 //
 // Thread-safety: all methods may be called from any thread. Watchers are
 // called on the tail's own thread and must not block.
@@ -51,7 +51,7 @@ class LiveTail {
   };
 
   // REQUIRES: `log` outlives the tail; capacity > 0.
-  LiveTail(store::EventLog* log, size_t capacity);
+  LiveTail(store::EventLog* log, size_t capacity, size_t capacity_bytes);
   ~LiveTail();
 
   // Starts following the log from its current end. Call once.
@@ -78,10 +78,12 @@ class LiveTail {
 
   store::EventLog* const log_;
   const size_t capacity_;
+  const size_t capacity_bytes_;
 
   mutable std::mutex mu_;
   std::deque<std::shared_ptr<const TailEntry>> window_;  // guarded by mu_; contiguous
   uint64_t last_ = 0;                                     // guarded by mu_
+  size_t bytes_ = 0;                                      // guarded by mu_
 
   std::mutex wake_mu_;
   std::condition_variable wake_cv_;

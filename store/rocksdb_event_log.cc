@@ -686,7 +686,8 @@ absl::StatusOr<AppendResult> RocksDbEventLog::Prepare(const PendingAppend& a, Gr
     case ExpectedVersion::Kind::kStreamExists:
       if (count == 0) {
         return absl::AbortedError(absl::StrFormat(
-            "stream '%s': expected the stream to exist, but it has no events", a.stream));
+            "stream '%s': expected the stream to exist, but the stream does not exist",
+            a.stream));
       }
       break;
     case ExpectedVersion::Kind::kExact:

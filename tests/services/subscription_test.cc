@@ -171,7 +171,7 @@ TEST_F(SubscriptionTest, FilterRefusesUnknownTypesAndBadIds) {
 
 TEST_F(SubscriptionTest, CatchUpThenLiveWithoutGapOrDuplicate) {
   for (int i = 0; i < 5; ++i) Append(absl::StrCat("org", i));
-  LiveTail tail(log_.get(), 1000);
+  LiveTail tail(log_.get(), 1000, 64 << 20);
   tail.Start();
   SubscriptionCursor cursor(log_.get(), &tail, 1, EventFilter(), 1000);
   EXPECT_THAT(Drain(cursor), ::testing::ElementsAre("e1", "e2", "e3", "e4", "e5", "u5"));
@@ -195,7 +195,7 @@ TEST_F(SubscriptionTest, CatchUpThenLiveWithoutGapOrDuplicate) {
 TEST_F(SubscriptionTest, FilteredCursorSendsCheckpointsForUnmatchedEvents) {
   for (int i = 0; i < 10; ++i) Append(absl::StrCat("org", i));
   Append("org3", "org7");  // position 11
-  LiveTail tail(log_.get(), 1000);
+  LiveTail tail(log_.get(), 1000, 64 << 20);
   tail.Start();
   SubscriptionCursor cursor(log_.get(), &tail, 1, Filter({}, {}, {"org7"}), 4);
   EXPECT_THAT(Drain(cursor), ::testing::ElementsAre("c4", "e8", "c8", "e11", "u11"));
@@ -204,7 +204,7 @@ TEST_F(SubscriptionTest, FilteredCursorSendsCheckpointsForUnmatchedEvents) {
 
 TEST_F(SubscriptionTest, ALiveCursorPassedByTheTailFallsBehindAndContinuesFromTheLog) {
   Append("a");
-  LiveTail tail(log_.get(), 3);  // a tiny live window
+  LiveTail tail(log_.get(), 3, 64 << 20);  // a tiny live window
   tail.Start();
   SubscriptionCursor cursor(log_.get(), &tail, 1, EventFilter(), 1000);
   EXPECT_THAT(Drain(cursor), ::testing::ElementsAre("e1", "u1"));
@@ -212,6 +212,22 @@ TEST_F(SubscriptionTest, ALiveCursorPassedByTheTailFallsBehindAndContinuesFromTh
   ASSERT_TRUE(WaitForTail(tail, 11));
   EXPECT_THAT(Drain(cursor), ::testing::ElementsAre("f1", "e2", "e3", "e4", "e5", "e6", "e7", "e8",
                                                     "e9", "e10", "e11", "u11"));
+  tail.Stop();
+}
+
+TEST_F(SubscriptionTest, TheLiveWindowIsBoundedInBytes) {
+  Append("a");
+  // Room for about two of these events' messages, whatever the count limit.
+  LiveTail tail(log_.get(), 1000, 1200);
+  tail.Start();
+  for (int i = 0; i < 20; ++i) Append(absl::StrCat("b", i));
+  ASSERT_TRUE(WaitForTail(tail, 21));
+  std::vector<std::shared_ptr<const TailEntry>> entries;
+  EXPECT_EQ(tail.Read(2, 100, &entries), LiveTail::ReadResult::kEvicted);
+  entries.clear();
+  ASSERT_EQ(tail.Read(21, 100, &entries), LiveTail::ReadResult::kOk);
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0]->position, 21u);
   tail.Stop();
 }
 
