@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
 # README quick start, command 1: install what is missing, build, and run the
-# main job. For now that is the event log's benchmark, on a fresh data
-# directory under build/; the full demo (server, seed data, CLI) grows here.
+# main job. Until the seed story and the CLI land, that is: the event log's
+# own benchmark, then a real dealwired on a fresh data directory measured
+# over gRPC by dealwire-bench (appends, batch appends, catch-up, live fan-out).
+# The server it starts is stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 export CCACHE_DIR="${CCACHE_DIR:-$PWD/build/.ccache}"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc)" --target dealwire-store-bench
+cmake --build build -j "$(nproc)" --target dealwire-store-bench dealwired dealwire-bench
+
+echo "== the event log, in process (dealwire-store-bench)"
 data_dir=build/demo-data/store-bench
 rm -rf "$data_dir"
 mkdir -p "$(dirname "$data_dir")"
-build/bench/dealwire-store-bench --dir "$data_dir" "$@"
+build/bench/dealwire-store-bench --dir "$data_dir"
+rm -rf "$data_dir"
+
+echo
+echo "== dealwired over gRPC (dealwire-bench)"
+bash bench/run_server_bench.sh --scenario append,append-batch,catchup,live \
+  --duration 5 --catchup-events 300000 --subscribers 100 --rate 5000 "$@"

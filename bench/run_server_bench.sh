@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# run_server_bench.sh — runs dealwire-bench against a fresh dealwired.
+#
+#   bench/run_server_bench.sh [dealwire-bench flags...]
+#   bench/run_server_bench.sh --scenario append --callers 64 --duration 10
+#
+# Builds dealwired and dealwire-bench if needed (cmake --build), starts
+# dealwired on a new temporary data directory listening on 127.0.0.1:0, reads
+# the port from its start line, waits (bounded) until its health check answers
+# SERVING, runs dealwire-bench with the given flags plus --server and
+# --server-pid, then stops the server with SIGTERM and removes the directory
+# (also on failure or Ctrl-C). Exits with dealwire-bench's status.
+#
+# Environment:
+#   BUILD_DIR     build directory (default: <repo>/build; configured with
+#                 Ninja and RelWithDebInfo when it has no CMakeCache.txt)
+#   DEALWIRED     a dealwired binary to use instead of building one (e.g. an
+#                 older build, to compare)
+#   TMPDIR        where the temporary data directory goes (default: /tmp)
+#   KEEP_LOG=1    print the server's log at the end, not only on failure
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${BUILD_DIR:-$repo/build}
+
+if [[ ! -f $build/CMakeCache.txt ]]; then
+  cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >&2
+fi
+if [[ -n ${DEALWIRED:-} ]]; then
+  cmake --build "$build" --target dealwire-bench >&2
+  server_bin=$DEALWIRED
+else
+  cmake --build "$build" --target dealwired dealwire-bench >&2
+  server_bin=$build/services/dealwired
+fi
+bench_bin=$build/bench/dealwire-bench
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/dealwire-server-bench.XXXXXX")
+log=$work/dealwired.log
+server_pid=
+
+cleanup() {
+  local status=$?
+  if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    # Graceful stop, bounded: 30 s, then SIGKILL.
+    for _ in $(seq 1 300); do
+      kill -0 "$server_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$server_pid" 2>/dev/null; then
+      echo "run_server_bench: dealwired did not stop within 30 s of SIGTERM; killing it" >&2
+      kill -KILL "$server_pid" 2>/dev/null || true
+    fi
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  if [[ $status -ne 0 || ${KEEP_LOG:-0} == 1 ]] && [[ -s $log ]]; then
+    echo "--- dealwired log ($log) ---" >&2
+    tail -n 50 "$log" >&2
+  fi
+  rm -rf "$work"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+"$server_bin" --data-dir "$work/data" --listen 127.0.0.1:0 2>"$log" &
+server_pid=$!
+
+# The start line: "dealwired <version> started data_dir=<dir> listen=<host>:<port> pid=<pid>".
+port=
+for _ in $(seq 1 300); do  # 30 s
+  if line=$(grep -m1 ' started ' "$log" 2>/dev/null); then
+    port=$(sed -n 's/.* listen=[^ ]*:\([0-9][0-9]*\)\( .*\)\{0,1\}$/\1/p' <<<"$line")
+    break
+  fi
+  if ! kill -0 "$server_pid" 2>/dev/null; then
+    echo "run_server_bench: dealwired exited before it started" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+if [[ -z $port ]]; then
+  echo "run_server_bench: no start line with a port from dealwired within 30 s" >&2
+  exit 1
+fi
+server=127.0.0.1:$port
+
+serving=0
+for _ in $(seq 1 100); do  # at most 100 checks of <= 1 s each
+  if "$bench_bin" --server "$server" --scenario health --connect-timeout 1 >/dev/null 2>&1; then
+    serving=1
+    break
+  fi
+  kill -0 "$server_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if [[ $serving != 1 ]]; then
+  echo "run_server_bench: dealwired at $server does not answer its health check" >&2
+  exit 1
+fi
+echo "run_server_bench: dealwired pid=$server_pid at $server, data in $work/data" >&2
+
+"$bench_bin" --server "$server" --server-pid "$server_pid" "$@"
