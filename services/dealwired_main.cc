@@ -12,6 +12,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "absl/synchronization/mutex.h"
 #include "services/server.h"
 
 #ifndef DEALWIRE_VERSION
@@ -33,6 +34,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.set_version_flag("--version", "dealwired " DEALWIRE_VERSION);
   CLI11_PARSE(app, argc, argv);
+
+  // Debian's abseil is built with Mutex deadlock detection on, which costs
+  // on every lock of gRPC's; a server does not pay that.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   // Signals are taken by sigwait below, so block them before any thread
   // starts: every thread inherits the mask.

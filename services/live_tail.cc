@@ -74,6 +74,18 @@ void LiveTail::Run() {
       if (stop_) return;
       target = committed_;
     }
+    {
+      // Nobody listens: skip the reading; a subscriber arriving later starts
+      // at the log's end or reads the log itself.
+      std::lock_guard w(watch_mu_);
+      if (watchers_.empty()) {
+        std::lock_guard l(mu_);
+        window_.clear();
+        bytes_ = 0;
+        last_ = target;
+        continue;
+      }
+    }
     while (from <= target) {
       absl::StatusOr<std::vector<store::RecordedEvent>> records =
           log_->ReadAll(store::Direction::kForwards, store::Position(from), kReadBatch);

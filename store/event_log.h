@@ -86,8 +86,9 @@ struct Options {
   std::function<absl::Time()> clock = [] { return absl::Now(); };
 };
 
-// Called with the outcome of an append, on the log's sync thread: it must not
-// block (hand long work to another thread).
+// Called with the outcome of an append, on the log's completion thread (after
+// the append is durable and published to readers): it must not block (hand
+// long work to another thread).
 using AppendCallback = absl::AnyInvocable<void(absl::StatusOr<AppendResult>) &&>;
 
 // Called on the log's sync thread after each group commit with the new last

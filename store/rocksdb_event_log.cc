@@ -15,8 +15,8 @@
 //     the appends before it in the same group, and writes the group as one
 //     WriteBatch to the WAL and memtables, without waiting for the disk.
 //  2. The sync thread takes every group written so far, makes the WAL durable
-//     with one SyncWAL (fdatasync), then publishes the new end of the log and
-//     runs the groups' callbacks, in order.
+//     with one SyncWAL (fdatasync), then publishes the new end of the log.
+//  3. The completion thread runs the groups' callbacks, in order.
 // While stage 2 waits for the disk, stage 1 already builds the next group.
 // Nothing is acknowledged, and no reader sees an event (reads stop at the
 // published end), before its group is durable. A repeat of an event that is
@@ -175,6 +175,7 @@ class RocksDbEventLog final : public EventLog {
                            size_t* bytes) const;
   void WriterLoop();
   void SyncLoop();
+  void CompleteLoop();
   // Writes `group` (not yet durable) and returns what the sync thread needs.
   WrittenGroup WriteGroup(std::vector<PendingAppend> group);
   // Reads the record at `position`, durable or not (writer thread only).
@@ -228,6 +229,14 @@ class RocksDbEventLog final : public EventLog {
   std::deque<WrittenGroup> unsynced_;      // guarded by sync_mu_
   bool writer_done_ = false;               // guarded by sync_mu_
   std::thread syncer_;
+
+  // The hand-off from the sync thread to the completion thread.
+  std::mutex complete_mu_;
+  std::condition_variable complete_cv_;
+  std::condition_variable complete_space_cv_;
+  std::deque<WrittenGroup> completed_;  // guarded by complete_mu_
+  bool syncer_done_ = false;            // guarded by complete_mu_
+  std::thread completer_;
   // First write or sync failure; once set, every append fails with it (the
   // outcome of the failed groups is unknown, retries are idempotent).
   std::mutex failure_mu_;
@@ -377,6 +386,10 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
     pthread_setname_np(pthread_self(), "dw-log-sync");
     p->SyncLoop();
   });
+  log->completer_ = std::thread([p = log.get()] {
+    pthread_setname_np(pthread_self(), "dw-log-done");
+    p->CompleteLoop();
+  });
   return std::unique_ptr<EventLog>(std::move(log));
 }
 
@@ -524,7 +537,14 @@ void RocksDbEventLog::SyncLoop() {
     {
       std::unique_lock l(sync_mu_);
       sync_cv_.wait(l, [this] { return !unsynced_.empty() || writer_done_; });
-      if (unsynced_.empty()) return;  // the writer is done and all is synced
+      if (unsynced_.empty()) {  // the writer is done and all is synced
+        {
+          std::lock_guard c(complete_mu_);
+          syncer_done_ = true;
+        }
+        complete_cv_.notify_one();
+        return;
+      }
       groups.swap(unsynced_);
     }
     sync_space_cv_.notify_one();
@@ -549,6 +569,28 @@ void RocksDbEventLog::SyncLoop() {
     } else if (groups.back().last_position > committed_.load(std::memory_order_relaxed)) {
       Publish(groups.back().last_position);
     }
+    // Callbacks (which answer RPCs) run on their own thread, so that the
+    // next fsync does not wait for them.
+    {
+      std::unique_lock l(complete_mu_);
+      complete_space_cv_.wait(
+          l, [this] { return completed_.size() < options_.max_unsynced_groups; });
+      for (WrittenGroup& g : groups) completed_.push_back(std::move(g));
+    }
+    complete_cv_.notify_one();
+  }
+}
+
+void RocksDbEventLog::CompleteLoop() {
+  for (;;) {
+    std::deque<WrittenGroup> groups;
+    {
+      std::unique_lock l(complete_mu_);
+      complete_cv_.wait(l, [this] { return !completed_.empty() || syncer_done_; });
+      if (completed_.empty()) return;
+      groups.swap(completed_);
+    }
+    complete_space_cv_.notify_one();
     for (WrittenGroup& g : groups) {
       for (size_t i = 0; i < g.appends.size(); ++i) {
         std::move(g.appends[i].done)(std::move(g.results[i]));
@@ -826,6 +868,7 @@ absl::Status RocksDbEventLog::Close() {
   queue_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
   if (syncer_.joinable()) syncer_.join();
+  if (completer_.joinable()) completer_.join();
   {
     std::lock_guard l(commit_mu_);
     closed_ = true;

@@ -173,6 +173,7 @@ TEST_F(SubscriptionTest, CatchUpThenLiveWithoutGapOrDuplicate) {
   for (int i = 0; i < 5; ++i) Append(absl::StrCat("org", i));
   LiveTail tail(log_.get(), 1000, 64 << 20);
   tail.Start();
+  tail.Watch([] {});  // a subscriber is listening, as in the server
   SubscriptionCursor cursor(log_.get(), &tail, 1, EventFilter(), 1000);
   EXPECT_THAT(Drain(cursor), ::testing::ElementsAre("e1", "e2", "e3", "e4", "e5", "u5"));
   // At the end, nothing more until something commits.
@@ -197,6 +198,7 @@ TEST_F(SubscriptionTest, FilteredCursorSendsCheckpointsForUnmatchedEvents) {
   Append("org3", "org7");  // position 11
   LiveTail tail(log_.get(), 1000, 64 << 20);
   tail.Start();
+  tail.Watch([] {});  // a subscriber is listening, as in the server
   SubscriptionCursor cursor(log_.get(), &tail, 1, Filter({}, {}, {"org7"}), 4);
   EXPECT_THAT(Drain(cursor), ::testing::ElementsAre("c4", "e8", "c8", "e11", "u11"));
   tail.Stop();
@@ -206,6 +208,7 @@ TEST_F(SubscriptionTest, ALiveCursorPassedByTheTailFallsBehindAndContinuesFromTh
   Append("a");
   LiveTail tail(log_.get(), 3, 64 << 20);  // a tiny live window
   tail.Start();
+  tail.Watch([] {});  // a subscriber is listening, as in the server
   SubscriptionCursor cursor(log_.get(), &tail, 1, EventFilter(), 1000);
   EXPECT_THAT(Drain(cursor), ::testing::ElementsAre("e1", "u1"));
   for (int i = 0; i < 10; ++i) Append(absl::StrCat("b", i));
@@ -220,6 +223,7 @@ TEST_F(SubscriptionTest, TheLiveWindowIsBoundedInBytes) {
   // Room for about two of these events' messages, whatever the count limit.
   LiveTail tail(log_.get(), 1000, 1200);
   tail.Start();
+  tail.Watch([] {});  // a subscriber is listening, as in the server
   for (int i = 0; i < 20; ++i) Append(absl::StrCat("b", i));
   ASSERT_TRUE(WaitForTail(tail, 21));
   std::vector<std::shared_ptr<const TailEntry>> entries;
