@@ -211,22 +211,6 @@ std::vector<std::string> IdsOf(const std::vector<v1::Event>& events) {
   return out;
 }
 
-std::vector<uint64_t> Range(uint64_t from, uint64_t to) {
-  std::vector<uint64_t> out;
-  if (from <= to) {
-    for (uint64_t p = from;; ++p) {
-      out.push_back(p);
-      if (p == to) break;
-    }
-  } else {
-    for (uint64_t p = from;; --p) {
-      out.push_back(p);
-      if (p == to) break;
-    }
-  }
-  return out;
-}
-
 // --- Calls -------------------------------------------------------------------
 
 void SetTimeout(grpc::ClientContext* ctx, absl::Duration timeout) {

@@ -39,6 +39,7 @@
 #include "grpcpp/client_context.h"
 #include "grpcpp/support/status.h"
 #include "gtest/gtest.h"
+#include "tests/common/sequences.h"
 #include "tests/common/status_matchers.h"
 #include "tests/integration/server_process.h"
 
@@ -142,8 +143,7 @@ std::vector<uint64_t> PositionsOf(const std::vector<v1::Event>& events);
 std::vector<uint64_t> VersionsOf(const std::vector<v1::Event>& events);
 std::vector<std::string> IdsOf(const std::vector<v1::Event>& events);
 
-// Returns [from, to] ascending, or descending when from > to.
-std::vector<uint64_t> Range(uint64_t from, uint64_t to);
+using ::dealwire::test_util::Range;
 
 // --- Calls -------------------------------------------------------------------
 

@@ -36,6 +36,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/sequences.h"
 #include "tests/common/status_matchers.h"
 #include "store/types.h"
 
@@ -66,6 +67,7 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
 
+using ::dealwire::test_util::Range;
 using ::dealwire::test_util::StatusIs;
 using ::dealwire::test_util::StatusOf;
 
@@ -133,23 +135,6 @@ std::vector<uint64_t> VersionsOf(const std::vector<RecordedEvent>& events) {
 std::vector<std::string> IdsOf(const std::vector<RecordedEvent>& events) {
   std::vector<std::string> out;
   for (const RecordedEvent& e : events) out.push_back(e.event_id);
-  return out;
-}
-
-// Returns [from, to] (or [to, from] descending when from > to).
-std::vector<uint64_t> Range(uint64_t from, uint64_t to) {
-  std::vector<uint64_t> out;
-  if (from <= to) {
-    for (uint64_t p = from;; ++p) {
-      out.push_back(p);
-      if (p == to) break;
-    }
-  } else {
-    for (uint64_t p = from;; --p) {
-      out.push_back(p);
-      if (p == to) break;
-    }
-  }
   return out;
 }
 
