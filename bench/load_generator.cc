@@ -109,6 +109,7 @@ struct Flags {
   int fill_batch = 500;
   double catchup_timeout = 300;
   std::string catchup_client = "async";
+  uint32_t catchup_batch = 1000;
   int subscribers = 1000;
   int subscriber_channels = 4;
   double rate = 10000;
@@ -680,25 +681,31 @@ struct CatchupProgress {
   SteadyClock::time_point first_event;
   SteadyClock::time_point end;  // when caught_up arrived
 
+  void TakeEvent(const v1::Event& event) {
+    const uint64_t position = event.position();
+    if (events == 0) first_event = SteadyClock::now();
+    if (position <= previous) {
+      ++dups;
+    } else {
+      gaps += position - previous - 1;
+      previous = position;
+    }
+    if ((events & 1023) == 0) {
+      sampled_bytes += event.ByteSizeLong();
+      ++samples;
+    }
+    ++events;
+  }
+
   // Takes one message; returns false once caught up.
   bool Take(const v1::SubscribeResponse& message) {
     switch (message.message_case()) {
-      case v1::SubscribeResponse::kEvent: {
-        const uint64_t position = message.event().position();
-        if (events == 0) first_event = SteadyClock::now();
-        if (position <= previous) {
-          ++dups;
-        } else {
-          gaps += position - previous - 1;
-          previous = position;
-        }
-        if ((events & 1023) == 0) {
-          sampled_bytes += message.event().ByteSizeLong();
-          ++samples;
-        }
-        ++events;
+      case v1::SubscribeResponse::kEvent:
+        TakeEvent(message.event());
         return true;
-      }
+      case v1::SubscribeResponse::kEvents:
+        for (const v1::Event& e : message.events().events()) TakeEvent(e);
+        return true;
       case v1::SubscribeResponse::kCaughtUp:
         caught_up = message.caught_up().position();
         end = SteadyClock::now();
@@ -794,6 +801,7 @@ bool RunCatchupScenario(Env& env) {
   env.Prepare(&context, SecondsFlag(flags.catchup_timeout));
   v1::SubscribeRequest request;
   request.set_from_start(true);
+  request.set_max_batch_events(flags.catchup_batch);
   CatchupProgress progress;
   grpc::Status status;
   CpuReport cpu(flags);
@@ -837,9 +845,10 @@ bool RunCatchupScenario(Env& env) {
   const double rate = seconds > 0 ? static_cast<double>(progress.events) / seconds : 0;
   fmt::print(
       "catchup: {:.0f} events/s {:.1f} MB/s events={} caught_up={} first_event={:.1f}ms gaps={} "
-      "dups={} seconds={:.2f} client={}{}\n",
+      "dups={} seconds={:.2f} client={} batch={}{}\n",
       rate, rate * mean_bytes / 1e6, progress.events, progress.caught_up.value_or(0),
-      first_event_ms, progress.gaps, progress.dups, seconds, flags.catchup_client, cpu_text);
+      first_event_ms, progress.gaps, progress.dups, seconds, flags.catchup_client,
+      flags.catchup_batch, cpu_text);
   std::fflush(stdout);
   return progress.caught_up.has_value() && progress.gaps == 0 && progress.dups == 0;
 }
@@ -1412,6 +1421,10 @@ int main(int argc, char** argv) {
   app.add_option("--fill-batch", flags.fill_batch,
                  "catchup: events per append when filling the log")
       ->check(CLI::Range(1, dealwire::bench::kMaxEventsPerAppend))
+      ->capture_default_str();
+  app.add_option("--catchup-batch", flags.catchup_batch,
+                 "catchup: max_batch_events of the Subscribe (1: one event per message)")
+      ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   app.add_option("--catchup-timeout", flags.catchup_timeout,
                  "catchup: deadline of the Subscribe call, seconds")

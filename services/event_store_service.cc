@@ -28,6 +28,15 @@ constexpr size_t kReadScanBudget = 10000;
 constexpr int kMaxEventsPerAppend = 1000;
 constexpr uint32_t kDefaultCheckpointInterval = 1000;
 constexpr absl::Duration kDefaultHeartbeat = absl::Seconds(30);
+constexpr uint32_t kMaxBatchEvents = 1000;
+// A batch stops growing at this size, far below the message limit.
+constexpr size_t kMaxBatchBytes = 4 << 20;
+
+// Whether `m` is a serialized SubscribeResponse carrying one `event`
+// (field 1, length-delimited: tag byte 0x0A).
+bool IsEventMessage(const std::string& m) {
+  return !m.empty() && m[0] == static_cast<char>(v1::SubscribeResponse::kEventFieldNumber << 3 | 2);
+}
 
 absl::StatusOr<int> PageSize(int32_t requested, absl::string_view field) {
   if (requested < 0) {
@@ -153,11 +162,12 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   using Message = SubscriptionCursor::Message;
 
   SubscribeReactor(EventStoreService* service, std::string name, SubscriptionCursor cursor,
-                   absl::Duration heartbeat)
+                   absl::Duration heartbeat, uint32_t max_batch)
       : service_(service),
         name_(std::move(name)),
         cursor_(std::move(cursor)),
         heartbeat_(heartbeat),
+        max_batch_(max_batch),
         last_write_(absl::Now()) {}
 
   // Starts delivery. REQUIRES: called once, right after construction.
@@ -204,6 +214,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
         if (!finish.has_value() && !pending_.empty()) {
           next = std::move(pending_.front());
           pending_.pop_front();
+          if (max_batch_ > 1 && IsEventMessage(*next)) next = BatchLocked(std::move(next));
           current_ = WrapShared(next);
           writing_ = true;
           last_write_ = now;
@@ -219,6 +230,36 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
       // flushes the connection, and the next write waits for this one.
       StartWrite(&current_);
     }
+  }
+
+  // Joins `first` (an event message) and the event messages after it, up to
+  // max_batch_, into one SubscribeResponse.events. Each event message is
+  // already the bytes of one EventBatch.events entry (field 1 as well), so
+  // the batch is their concatenation under a new header.
+  Message BatchLocked(Message first) {
+    std::string events = *first;
+    uint32_t n = 1;
+    while (n < max_batch_) {
+      if (pending_.empty() && (!cursor_.Next(&pending_).ok() || pending_.empty())) break;
+      const std::string& m = *pending_.front();
+      if (!IsEventMessage(m) || events.size() + m.size() > kMaxBatchBytes) break;
+      events += m;
+      pending_.pop_front();
+      ++n;
+    }
+    if (n == 1) return first;
+    auto out = std::make_shared<std::string>();
+    out->reserve(events.size() + 6);
+    out->push_back(static_cast<char>(v1::SubscribeResponse::kEventsFieldNumber << 3 | 2));
+    for (uint64_t len = events.size();; len >>= 7) {
+      if (len < 0x80) {
+        out->push_back(static_cast<char>(len));
+        break;
+      }
+      out->push_back(static_cast<char>((len & 0x7f) | 0x80));
+    }
+    out->append(events);
+    return out;
   }
 
   void OnWriteDone(bool ok) override {
@@ -260,6 +301,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   bool finished_ = false;        // guarded by mu_
   std::optional<grpc::Status> end_;  // guarded by mu_
   const absl::Duration heartbeat_;
+  const uint32_t max_batch_;
   absl::Time last_write_;  // guarded by mu_
   uint64_t watch_id_ = 0;
 };
@@ -497,6 +539,11 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventStoreService::Subscribe(
         }
         break;
     }
+    if (request->max_batch_events() > kMaxBatchEvents) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("max_batch_events: %d exceeds the limit of %d",
+                          request->max_batch_events(), kMaxBatchEvents));
+    }
     uint32_t interval = request->checkpoint_interval();
     if (interval == 0) interval = kDefaultCheckpointInterval;
     absl::Duration heartbeat = kDefaultHeartbeat;
@@ -532,7 +579,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventStoreService::Subscribe(
     if (!filter.ok()) return filter.status();
     return new SubscribeReactor(
         this, request->subscription_name(),
-        SubscriptionCursor(log_, &tail_, *start + 1, *std::move(filter), interval), heartbeat);
+        SubscriptionCursor(log_, &tail_, *start + 1, *std::move(filter), interval), heartbeat,
+        request->max_batch_events());
   }();
   if (!reactor.ok()) return new RefusedSubscribe(ToGrpcStatus(reactor.status()));
   (*reactor)->Begin();

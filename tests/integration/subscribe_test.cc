@@ -124,6 +124,43 @@ TEST_F(SubscribeTest, FromStartDeliversBacklogThenCaughtUpThenLiveEvents) {
   EXPECT_THAT(got.caught_up, SizeIs(1));
 }
 
+// With max_batch_events, consecutive events travel in EventBatch messages:
+// the same events, in the same order, with checkpoints and caught_up where
+// they belong, and live events batched too.
+TEST_F(SubscribeTest, BatchedSubscriptionDeliversTheSameEventsInFewerMessages) {
+  const std::string org = AppendEvents(500);
+  v1::SubscribeRequest request = FromStart();
+  request.set_max_batch_events(64);
+  request.set_checkpoint_interval(100);
+  Subscription sub(server().NewChannel(), request);
+  Received got;
+  ASSERT_OK(ReadUntil(sub, &got, HasCaughtUp(), kWait));
+  ExpectContiguous(got, 1, 500);
+  EXPECT_GT(got.batches, 0u);
+  EXPECT_LT(got.messages, 250u) << "500 events and 5 checkpoints came in " << got.messages
+                                << " messages: not batched";
+  ASSERT_THAT(got.checkpoints, SizeIs(5));
+  for (size_t i = 0; i < got.checkpoints.size(); ++i) {
+    // Each checkpoint follows exactly the events it promises.
+    EXPECT_EQ(got.checkpoints[i].position, 100 * (i + 1));
+    EXPECT_EQ(got.checkpoints[i].events_before, 100 * (i + 1));
+  }
+  ASSERT_OK_AND_ASSIGN(std::vector<v1::Event> log, ReadWholeLog(stub()));
+  ASSERT_THAT(log, SizeIs(500));
+  for (size_t i = 0; i < log.size(); ++i) {
+    ASSERT_TRUE(MessageDifferencer::Equals(got.events[i], log[i])) << i;
+  }
+  ASSERT_OK(Append(stub(), OrgStream(org), {OrgUpdated(org, "live 1"), OrgUpdated(org, "live 2")}));
+  ASSERT_OK(ReadUntil(sub, &got, HasEventAt(502), kWait));
+  ExpectContiguous(got, 1, 502);
+
+  v1::SubscribeRequest too_big = FromStart();
+  too_big.set_max_batch_events(1001);
+  EXPECT_THAT(SubscribeError(server().Channel(), too_big, kWait),
+              StatusIsWithAnyOf(absl::StatusCode::kInvalidArgument,
+                                std::vector<std::string>{"max_batch_events"}));
+}
+
 // A subscriber usually has a connection of its own, on which nothing else
 // happens: the backlog must flow there too (not only on a connection kept
 // busy by the test's appends).

@@ -470,25 +470,33 @@ void Received::Record(v1::SubscribeResponse message) {
     has_marker_ = true;
     return Marker{position, last, events.size()};
   };
-  switch (message.message_case()) {
-    case v1::SubscribeResponse::kEvent: {
-      const v1::Event& e = message.event();
-      if (!events.empty() && e.position() <= last) {
-        violations.push_back(absl::StrCat("event at ", e.position(), " after event at ", last));
-      }
-      if (has_marker_ && e.position() <= last_marker_) {
-        violations.push_back(absl::StrCat("event at ", e.position(),
-                                          " after a marker promising everything up to ",
-                                          last_marker_));
-      }
-      if (e.position() == 0 || e.event_id().empty() || e.stream().empty() ||
-          !e.has_recorded_time() || e.recorded_by().empty() || EventType(e).empty()) {
-        violations.push_back(absl::StrCat("event with server-set fields missing: ",
-                                          message.event().ShortDebugString()));
-      }
-      events.push_back(std::move(*message.mutable_event()));
-      break;
+  // Checks one delivered event against everything before it and keeps it.
+  const auto take_event = [&](v1::Event& e) {
+    const uint64_t before = last_event_position();
+    if (!events.empty() && e.position() <= before) {
+      violations.push_back(absl::StrCat("event at ", e.position(), " after event at ", before));
     }
+    if (has_marker_ && e.position() <= last_marker_) {
+      violations.push_back(absl::StrCat("event at ", e.position(),
+                                        " after a marker promising everything up to ",
+                                        last_marker_));
+    }
+    if (e.position() == 0 || e.event_id().empty() || e.stream().empty() ||
+        !e.has_recorded_time() || e.recorded_by().empty() || EventType(e).empty()) {
+      violations.push_back(
+          absl::StrCat("event with server-set fields missing: ", e.ShortDebugString()));
+    }
+    events.push_back(std::move(e));
+  };
+  switch (message.message_case()) {
+    case v1::SubscribeResponse::kEvent:
+      take_event(*message.mutable_event());
+      break;
+    case v1::SubscribeResponse::kEvents:
+      if (message.events().events().empty()) violations.push_back("an empty event batch");
+      for (v1::Event& e : *message.mutable_events()->mutable_events()) take_event(e);
+      ++batches;
+      break;
     case v1::SubscribeResponse::kCaughtUp:
       caught_up.push_back(marker("caught_up", message.caught_up().position()));
       break;

@@ -269,6 +269,8 @@ struct Received {
   std::vector<Marker> fell_behind;
   std::vector<v1::FellBehind> fell_behind_messages;
   std::vector<v1::Heartbeat> heartbeats;
+  // How many EventBatch messages arrived (their events are in `events`).
+  size_t batches = 0;
   std::vector<std::string> violations;
   size_t messages = 0;
 
