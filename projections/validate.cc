@@ -10,6 +10,7 @@ namespace {
 namespace v1 = dealwire::v1;
 
 constexpr size_t kMaxStreamBytes = 200;
+constexpr size_t kMaxDomainIdBytes = 100;
 constexpr int kMaxSources = 20;
 constexpr size_t kMaxPublisherBytes = 200;
 constexpr size_t kMaxUrlBytes = 2048;
@@ -42,6 +43,14 @@ bool IsCanonicalUuid(absl::string_view id) {
     }
   }
   return !all_zero;
+}
+
+bool IsDomainId(absl::string_view id) {
+  if (id.empty() || id.size() > kMaxDomainIdBytes) return false;
+  for (const char c : id) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
 }
 
 absl::Status ValidateStreamName(absl::string_view stream, absl::string_view field) {

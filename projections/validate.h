@@ -18,6 +18,10 @@ namespace dealwire::projections {
 // Returns whether `id` is a UUID in canonical lower-case 8-4-4-4-12 form.
 bool IsCanonicalUuid(absl::string_view id);
 
+// Returns whether `id` is a domain id (organization, deal, partnership…):
+// 1..100 bytes of [a-z0-9-].
+bool IsDomainId(absl::string_view id);
+
 // Checks a stream name: 1..200 bytes of printable ASCII without spaces.
 absl::Status ValidateStreamName(absl::string_view stream, absl::string_view field);
 

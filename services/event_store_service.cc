@@ -248,18 +248,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
       ++n;
     }
     if (n == 1) return first;
-    auto out = std::make_shared<std::string>();
-    out->reserve(events.size() + 6);
-    out->push_back(static_cast<char>(v1::SubscribeResponse::kEventsFieldNumber << 3 | 2));
-    for (uint64_t len = events.size();; len >>= 7) {
-      if (len < 0x80) {
-        out->push_back(static_cast<char>(len));
-        break;
-      }
-      out->push_back(static_cast<char>((len & 0x7f) | 0x80));
-    }
-    out->append(events);
-    return out;
+    return FramedMessage(v1::SubscribeResponse::kEventsFieldNumber, events);
   }
 
   void OnWriteDone(bool ok) override {

@@ -8,6 +8,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "projections/event_codec.h"
 #include "projections/event_tags.h"
+#include "projections/validate.h"
 
 namespace dealwire::services {
 namespace {
@@ -17,19 +18,11 @@ namespace v1 = dealwire::v1;
 // Events examined per Next call.
 constexpr size_t kBatch = 256;
 constexpr size_t kMaxPrefixBytes = 200;
-constexpr size_t kMaxOrgIdBytes = 100;
 constexpr size_t kMaxNameBytes = 128;
 constexpr int kMaxFilterEntries = 100;
 constexpr char kKeyPrefix[] = "subscription/";
 
 std::string Key(absl::string_view name) { return absl::StrCat(kKeyPrefix, name); }
-
-bool IsSlug(absl::string_view s, size_t max) {
-  if (s.empty() || s.size() > max) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-  });
-}
 
 std::vector<std::string> Sorted(const google::protobuf::RepeatedPtrField<std::string>& v) {
   std::vector<std::string> out(v.begin(), v.end());
@@ -78,7 +71,7 @@ absl::StatusOr<EventFilter> EventFilter::FromProto(const v1::SubscriptionFilter&
     f.prefixes_.push_back(p);
   }
   for (int i = 0; i < proto.org_ids_size(); ++i) {
-    if (!IsSlug(proto.org_ids(i), kMaxOrgIdBytes)) {
+    if (!projections::IsDomainId(proto.org_ids(i))) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "%s.org_ids[%d]: '%s' is not an organization id (1..100 of [a-z0-9-])", field, i,
           proto.org_ids(i).substr(0, 100)));
@@ -104,22 +97,25 @@ bool EventFilter::Matches(absl::string_view type, absl::string_view stream,
   return true;
 }
 
-WireMessage EventMessage(const store::RecordedEvent& r) {
-  std::string event;
-  projections::AppendEventWire(r, &event);
+WireMessage FramedMessage(int field_number, absl::string_view content) {
   auto out = std::make_shared<std::string>();
-  out->reserve(event.size() + 6);
-  // SubscribeResponse.event: field 1, length-delimited.
-  out->push_back(static_cast<char>(v1::SubscribeResponse::kEventFieldNumber << 3 | 2));
-  for (uint64_t n = event.size(); ; n >>= 7) {
+  out->reserve(content.size() + 6);
+  out->push_back(static_cast<char>(field_number << 3 | 2));  // wire type 2: length-delimited
+  for (uint64_t n = content.size();; n >>= 7) {
     if (n < 0x80) {
       out->push_back(static_cast<char>(n));
       break;
     }
     out->push_back(static_cast<char>((n & 0x7f) | 0x80));
   }
-  out->append(event);
+  out->append(content.data(), content.size());
   return out;
+}
+
+WireMessage EventMessage(const store::RecordedEvent& r) {
+  std::string event;
+  projections::AppendEventWire(r, &event);
+  return FramedMessage(v1::SubscribeResponse::kEventFieldNumber, event);
 }
 
 WireMessage SerializedMessage(const v1::SubscribeResponse& m) {

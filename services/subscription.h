@@ -53,6 +53,10 @@ using WireMessage = std::shared_ptr<const std::string>;
 // parsing the record (projections::AppendEventWire).
 WireMessage EventMessage(const store::RecordedEvent& r);
 
+// Returns a SubscribeResponse whose field `field_number` (a message field)
+// holds the serialized bytes `content`: protobuf's length-delimited framing.
+WireMessage FramedMessage(int field_number, absl::string_view content);
+
 // Returns `m` serialized.
 WireMessage SerializedMessage(const dealwire::v1::SubscribeResponse& m);
 
