@@ -27,6 +27,18 @@
 //   health         one grpc.health.v1 Check; exit status 0 when SERVING.
 //                  Not part of `all`.
 //
+// Scenarios of the query side (bench/intel_scenarios.h), which need a data
+// set (see run_intel_bench.sh) and are not part of `all`:
+//   projection-catchup  Admin.GetStats every 100 ms until projection_lag is
+//                  0: "projection_catchup: <events/s> events/s …".
+//   captable       --concurrency closed-loop GetCapTable callers over up to
+//                  --companies companies for --duration s in each of three
+//                  phases (current, as_of known_at_position, as_of
+//                  effective_on): "captable_<phase>_x<C>: <calls/s> calls/s
+//                  p50=… p90=… p99=… max=…".
+//   rebuild        one Admin.RebuildProjections: progress lines, then
+//                  "rebuild: <events/s> events/s … identical=true|false".
+//
 // Events are valid Dealwire events (see load_events.h): the run first
 // registers --orgs organizations of its own, then appends OrganizationUpdated
 // events for them with ExpectedVersion ANY.
@@ -67,6 +79,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/intel_scenarios.h"
 #include "bench/load_events.h"
 #include "bench/load_stats.h"
 #include "dealwire/v1/event_store.grpc.pb.h"
@@ -122,13 +135,39 @@ struct Flags {
   double drain_timeout = 30;
   std::string token;
   pid_t server_pid = 0;
+  int companies = 200;
+  int concurrency = 8;
+  double rebuild_timeout = 3600;
 };
+
+// Scenarios that `all` names.
+bool InAll(const std::string& scenario) {
+  return scenario == "append" || scenario == "append-batch" || scenario == "catchup" ||
+         scenario == "live";
+}
 
 bool Selected(const Flags& flags, const std::string& scenario) {
   for (const std::string& s : flags.scenarios) {
-    if (s == scenario || (s == "all" && scenario != "health" && scenario != "ping")) return true;
+    if (s == scenario || (s == "all" && InAll(scenario))) return true;
   }
   return false;
+}
+
+IntelOptions IntelOptionsOf(const Flags& flags) {
+  IntelOptions o;
+  o.server = flags.server;
+  o.token = flags.token;
+  o.server_pid = flags.server_pid;
+  o.connect_timeout = flags.connect_timeout;
+  o.rpc_timeout = flags.rpc_timeout;
+  o.companies = flags.companies;
+  o.concurrency = flags.concurrency;
+  o.channels = flags.channels;
+  o.duration = flags.duration;
+  o.warmup = flags.warmup;
+  o.catchup_timeout = flags.catchup_timeout;
+  o.rebuild_timeout = flags.rebuild_timeout;
+  return o;
 }
 
 double Seconds(SteadyClock::duration d) { return std::chrono::duration<double>(d).count(); }
@@ -1368,12 +1407,15 @@ int main(int argc, char** argv) {
   app.add_option("--server", flags.server, "dealwired address HOST:PORT")->capture_default_str();
   app.add_option("--scenario", flags.scenarios,
                  "scenarios to run, comma-separated: all (= append,append-batch,catchup,live), "
-                 "append, append-batch, catchup, live, ping (cheap reads: the RPC floor), health")
+                 "append, append-batch, catchup, live, ping (cheap reads: the RPC floor), health; "
+                 "on a loaded data set (not in all): projection-catchup, captable, rebuild")
       ->delimiter(',')
-      ->check(CLI::IsMember({"all", "append", "append-batch", "catchup", "live", "ping", "health"}))
+      ->check(CLI::IsMember({"all", "append", "append-batch", "catchup", "live", "ping", "health",
+                             "projection-catchup", "captable", "rebuild"}))
       ->capture_default_str();
   app.add_option("--duration", flags.duration,
-                 "seconds of the append, append-batch and live scenarios")
+                 "seconds of the append, append-batch and live scenarios, and of each captable "
+                 "phase")
       ->check(CLI::Range(0.1, 3600.0))
       ->capture_default_str();
   app.add_option("--events", flags.events,
@@ -1381,7 +1423,8 @@ int main(int argc, char** argv) {
                  "--duration)")
       ->capture_default_str();
   app.add_option("--warmup", flags.warmup,
-                 "seconds of unmeasured appends before append/append-batch")
+                 "seconds of unmeasured appends before append/append-batch (of current cap "
+                 "tables before captable)")
       ->check(CLI::Range(0.0, 600.0))
       ->capture_default_str();
   app.add_option("--callers", flags.callers,
@@ -1405,7 +1448,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
   app.add_option("--channels", flags.channels,
-                 "append, append-batch, ping: connections the callers are spread over")
+                 "append, append-batch, ping, captable: connections the callers are spread over")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
   app.add_option("--orgs", flags.orgs,
@@ -1427,7 +1470,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   app.add_option("--catchup-timeout", flags.catchup_timeout,
-                 "catchup: deadline of the Subscribe call, seconds")
+                 "catchup: deadline of the Subscribe call; projection-catchup: longest wait for "
+                 "projection_lag 0; seconds")
       ->check(CLI::Range(1.0, 3600.0))
       ->capture_default_str();
   app.add_option(
@@ -1472,6 +1516,18 @@ int main(int argc, char** argv) {
          "--drain-timeout", flags.drain_timeout,
          "live: seconds to wait after the last append for the subscribers to get every event")
       ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
+  app.add_option("--companies", flags.companies,
+                 "captable: companies with funding rounds to query (at most)")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  app.add_option("--concurrency", flags.concurrency,
+                 "captable: concurrent GetCapTable callers (sync, one call in flight each)")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  app.add_option("--rebuild-timeout", flags.rebuild_timeout,
+                 "rebuild: deadline of the RebuildProjections call, seconds")
+      ->check(CLI::Range(1.0, 86400.0))
       ->capture_default_str();
   app.add_option("--token", flags.token,
                  "bearer token sent as 'authorization: Bearer …' (empty: none)");
@@ -1518,6 +1574,16 @@ int main(int argc, char** argv) {
   }
   if (dealwire::bench::Selected(flags, "live")) {
     ok = dealwire::bench::RunLiveScenario(env) && ok;
+  }
+  const dealwire::bench::IntelOptions intel = dealwire::bench::IntelOptionsOf(flags);
+  if (dealwire::bench::Selected(flags, "projection-catchup")) {
+    ok = dealwire::bench::RunProjectionCatchup(intel) && ok;
+  }
+  if (dealwire::bench::Selected(flags, "captable")) {
+    ok = dealwire::bench::RunCapTable(intel) && ok;
+  }
+  if (dealwire::bench::Selected(flags, "rebuild")) {
+    ok = dealwire::bench::RunRebuild(intel) && ok;
   }
   return ok ? 0 : 1;
 }

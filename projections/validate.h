@@ -1,12 +1,19 @@
 // projections/validate.h — checks of an event that need no state: the
-// envelope (ids, provenance, dates) and the shape of values.
+// envelope (ids, provenance, dates), the payload's required fields, limits
+// and formats, and the shape of values (money, dates, fractions).
 //
 //   absl::Status s = ValidateEnvelope(event, "events[2]");
 //   // INVALID_ARGUMENT "events[2].effective.date.month: 13 is not a month"
+//   // INVALID_ARGUMENT "events[2].payload.investment_reported.amount.currency_code:
+//   //                   'XXX' is not an ISO 4217 currency code"
 //
 // Every failure is INVALID_ARGUMENT and its message starts with the path of
-// the offending field, prefixed by the caller's `field`.
+// the offending field, prefixed by the caller's `field`. Checks against the
+// log's state (registered organizations, deal stages, …) are DomainValidator's
+// (domain_validator.h).
 #pragma once
+
+#include <cstdint>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -19,8 +26,18 @@ namespace dealwire::projections {
 bool IsCanonicalUuid(absl::string_view id);
 
 // Returns whether `id` is a domain id (organization, deal, partnership…):
-// 1..100 bytes of [a-z0-9-].
+// 1..100 bytes of [a-z0-9-], starting and ending with a letter or digit.
 bool IsDomainId(absl::string_view id);
+
+// The largest amount of money accepted: 10^15 whole units (a quadrillion
+// dollars). Bounding every amount keeps sums of many amounts, in nanos, far
+// inside int128 (and sums of units inside int64 up to 9,000 amounts), so
+// projections never overflow.
+inline constexpr int64_t kMaxMoneyUnits = 1'000'000'000'000'000;
+
+// Checks a Money value of a domain event: a known ISO 4217 code, nanos in
+// range with the sign of units, non-negative and at most kMaxMoneyUnits.
+absl::Status ValidateMoney(const dealwire::v1::Money& money, absl::string_view field);
 
 // Checks a stream name: 1..200 bytes of printable ASCII without spaces.
 absl::Status ValidateStreamName(absl::string_view stream, absl::string_view field);
@@ -33,8 +50,17 @@ absl::Status ValidateEffectiveDate(const dealwire::v1::EffectiveDate& date,
                                    absl::string_view field);
 
 // Checks the client-set envelope of an event to append: event id, effective
-// date, sources, confidence, a payload case; and that the server-set fields
-// (stream_version, position, recorded_time, recorded_by) are empty.
+// date, sources, confidence, a payload case (checked by ValidatePayload, with
+// `field` + ".payload"); and that the server-set fields (stream_version,
+// position, recorded_time, recorded_by) are empty.
 absl::Status ValidateEnvelope(const dealwire::v1::Event& event, absl::string_view field);
+
+// Checks everything events.proto states about `payload` that needs no state:
+// a payload case; required ids, enums and values; id, slug and label formats;
+// string, list and URL limits; money, dates and fractions; distinct parties
+// where the contract asks for them. `field` is the payload's path, e.g.
+// "events[2].payload"; messages continue it with the case and field name
+// ("events[2].payload.stake_disclosed.holder_id: …").
+absl::Status ValidatePayload(const dealwire::v1::EventPayload& payload, absl::string_view field);
 
 }  // namespace dealwire::projections

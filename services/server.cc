@@ -5,7 +5,12 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "projections/domain_validator.h"
+#include "projections/market_projections.h"
+#include "services/admin_service.h"
 #include "services/event_store_service.h"
+#include "services/executor.h"
+#include "services/market_intel_service.h"
 #include "store/event_log.h"
 
 namespace dealwire::services {
@@ -14,12 +19,24 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   std::unique_ptr<Server> server(new Server());
   server->options_ = options;
 
+  store::Options log_options;
+  log_options.validator = std::make_shared<projections::DomainValidator>();
   absl::StatusOr<std::unique_ptr<store::EventLog>> log =
-      store::OpenEventLog(options.data_dir, store::Options());
+      store::OpenEventLog(options.data_dir, std::move(log_options));
   if (!log.ok()) return log.status();
   server->log_ = *std::move(log);
+  absl::StatusOr<std::unique_ptr<projections::MarketProjections>> projections =
+      projections::MarketProjections::Open(server->log_.get(), {});
+  if (!projections.ok()) return projections.status();
+  server->projections_ = *std::move(projections);
+  server->queries_ = std::make_unique<Executor>(options.query_threads, options.max_queued_queries,
+                                                "dw-query");
   server->event_store_ =
       std::make_unique<EventStoreService>(server->log_.get(), EventStoreService::Options());
+  server->market_intel_ =
+      std::make_unique<MarketIntelService>(server->projections_.get(), server->queries_.get());
+  server->admin_ =
+      std::make_unique<AdminService>(server->projections_.get(), server->queries_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -27,6 +44,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   int port = 0;
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(server->event_store_.get());
+  builder.RegisterService(server->market_intel_.get());
+  builder.RegisterService(server->admin_.get());
   // Without this, gRPC sets SO_REUSEPORT and a second server on a busy port
   // would start and share the port (and the clients) with the first.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
@@ -41,6 +60,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   server->address_ = absl::StrCat(options.listen.substr(0, colon), ":", port);
   grpc::HealthCheckServiceInterface* health = server->grpc_server_->GetHealthCheckService();
   health->SetServingStatus("dealwire.v1.EventStore", true);
+  health->SetServingStatus("dealwire.v1.MarketIntel", true);
+  health->SetServingStatus("dealwire.v1.Admin", true);
   health->SetServingStatus(true);
   return server;
 }
@@ -55,11 +76,17 @@ absl::Status Server::Shutdown() {
   }
   // Subscriptions first: Server::Shutdown waits for every call to end.
   if (event_store_ != nullptr) event_store_->Shutdown();
+  if (admin_ != nullptr) admin_->Shutdown();
   if (grpc_server_ != nullptr) {
     grpc_server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.shutdown_grace));
     grpc_server_->Wait();
   }
+  // Queries still queued finish (they answer calls gRPC has let go of).
+  if (queries_ != nullptr) queries_->Shutdown();
+  if (projections_ != nullptr) projections_->Stop();
   event_store_.reset();
+  market_intel_.reset();
+  admin_.reset();
   if (log_ != nullptr) shutdown_status_ = log_->Close();
   return shutdown_status_;
 }

@@ -22,9 +22,16 @@ namespace dealwire::store {
 class EventLog;
 }
 
+namespace dealwire::projections {
+class MarketProjections;
+}
+
 namespace dealwire::services {
 
+class AdminService;
 class EventStoreService;
+class Executor;
+class MarketIntelService;
 
 struct ServerOptions {
   // Directory of the event log; created when missing. Default: ./data
@@ -36,6 +43,10 @@ struct ServerOptions {
   absl::Duration shutdown_grace = absl::Seconds(10);
   // Largest request or response message. Default: 64 MiB
   int max_message_bytes = 64 << 20;
+  // Threads answering MarketIntel and Admin queries, and how many queries
+  // may wait for one. Default: 4 threads, 4096 queued
+  size_t query_threads = 4;
+  size_t max_queued_queries = 4096;
 };
 
 class Server {
@@ -50,9 +61,10 @@ class Server {
   // The address actually bound (with the chosen port when 0 was asked).
   const std::string& address() const { return address_; }
 
-  // Stops gracefully: health NOT_SERVING, live subscriptions end with
-  // UNAVAILABLE, no new calls, in-flight calls finish (appends keep their
-  // acknowledgements), the log closes. Idempotent.
+  // Stops gracefully: health NOT_SERVING, live subscriptions and rebuilds
+  // end, no new calls, in-flight calls finish (appends keep their
+  // acknowledgements), the projections stop after their current batch, the
+  // log closes. Idempotent.
   absl::Status Shutdown();
 
  private:
@@ -61,7 +73,11 @@ class Server {
   ServerOptions options_;
   std::string address_;
   std::unique_ptr<store::EventLog> log_;
+  std::unique_ptr<projections::MarketProjections> projections_;
+  std::unique_ptr<Executor> queries_;
   std::unique_ptr<EventStoreService> event_store_;
+  std::unique_ptr<MarketIntelService> market_intel_;
+  std::unique_ptr<AdminService> admin_;
   std::unique_ptr<grpc::Server> grpc_server_;
   bool shut_down_ = false;
   absl::Status shutdown_status_;

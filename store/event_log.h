@@ -45,6 +45,59 @@
 
 namespace dealwire::store {
 
+class EventLog;
+
+// Checks appends against domain state, on the log's writer thread, so that a
+// check and the commit it allows see the same state: no other append can
+// slip in between. The log knows nothing of the domain; the validator does.
+//
+// Thread-safety: Recover runs before the log accepts appends; Validate runs
+// only on the writer thread, one call at a time, in commit order.
+class AppendValidator {
+ public:
+  virtual ~AppendValidator() = default;
+
+  // Loads the validator's state from `log`, which is open for reads and
+  // holds every committed event. Called once by OpenEventLog before any
+  // append; an error fails the open.
+  virtual absl::Status Recover(const EventLog& log) = 0;
+
+  // Checks one append that passed the log's own checks (limits, idempotency,
+  // expected version): `events` would get positions `first_position`,
+  // `first_position + 1`, … and `recorded_time`. Returns OK to accept it; the
+  // validator must then count the events into its state, because the next
+  // call comes before they are durable and must see them. Any other status
+  // refuses the append: nothing of it is written and the caller receives the
+  // status unchanged (INVALID_ARGUMENT or FAILED_PRECONDITION naming the
+  // field, by convention). Repeats of committed appends are never passed in.
+  //
+  // If the log fails to write a group it accepted, the log fails every later
+  // append (see Append), so accepted state is never undone.
+  virtual absl::Status Validate(absl::string_view stream, Position first_position,
+                                absl::Time recorded_time,
+                                const std::vector<ProposedEvent>& events) = 0;
+};
+
+// A consistent, read-only view of the log's state space at one moment
+// (see EventLog::SnapshotState). Reads do not see later writes.
+//
+// Thread-safety: one snapshot may be read from several threads. The log must
+// outlive it; a snapshot delays Close until it is destroyed.
+class StateSnapshot {
+ public:
+  virtual ~StateSnapshot() = default;
+
+  // Returns the value stored under `key`, or nullopt when there is none.
+  virtual absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) const = 0;
+
+  // Calls `visit` with every pair whose key starts with `prefix` and sorts
+  // after `start_after` (empty: from the first), in key order, until `visit`
+  // returns false. Returns read errors (INTERNAL, DATA_LOSS).
+  virtual absl::Status Scan(
+      absl::string_view prefix, absl::string_view start_after,
+      const std::function<bool(absl::string_view key, absl::string_view value)>& visit) const = 0;
+};
+
 struct Options {
   // Create the log when `path` holds none. Default: true
   bool create_if_missing = true;
@@ -80,6 +133,10 @@ struct Options {
 
   // Block cache shared by all column families. Default: 256 MiB
   size_t block_cache_bytes = 256 << 20;
+
+  // Domain checks run on the writer thread before an append is committed,
+  // or null for none. Default: null
+  std::shared_ptr<AppendValidator> validator;
 
   // Source of recorded_time. Recorded times are made non-decreasing with
   // position even if the clock steps back. Default: absl::Now
@@ -121,6 +178,7 @@ class EventLog {
   //                         large. The message names the limit.
   //   UNAVAILABLE         — the log is closing or its queue is full; retry.
   //   INTERNAL / DATA_LOSS — the disk failed; nothing is acknowledged.
+  //   any other status    — Options::validator refused the append.
   absl::StatusOr<AppendResult> Append(std::string stream, ExpectedVersion expected,
                                       std::vector<ProposedEvent> events);
 
@@ -197,6 +255,20 @@ class EventLog {
   virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ListMetadata(
       absl::string_view prefix, absl::string_view start_after, size_t limit) const = 0;
 
+  // A key-value space beside the log for state derived from it (projections),
+  // kept in the same database so that a state and the log position it has
+  // applied are written in one atomic batch.
+  //
+  // WriteState applies `batch` atomically. It is not synced by itself: after a
+  // crash the state space holds a prefix of the batches written, each whole
+  // (the next sync of appended events makes all earlier batches durable).
+  // Returns OK, INVALID_ARGUMENT (bad key), UNAVAILABLE (closed), INTERNAL.
+  virtual absl::Status WriteState(const StateBatch& batch) = 0;
+
+  // Returns a consistent view of the state space as of now, or UNAVAILABLE
+  // when the log is closed.
+  virtual absl::StatusOr<std::unique_ptr<StateSnapshot>> SnapshotState() const = 0;
+
   // Stops accepting appends (they fail with UNAVAILABLE), commits what is
   // queued, runs its callbacks, wakes waiters and closes the files. Idempotent;
   // the destructor calls it.
@@ -210,6 +282,7 @@ class EventLog {
 //   NOT_FOUND          — no log at `path` and !options.create_if_missing.
 //   FAILED_PRECONDITION — another process holds the log open (lock file).
 //   INVALID_ARGUMENT   — options are inconsistent (e.g. first_position 0).
+//   any status of options.validator->Recover.
 //   INTERNAL / DATA_LOSS — the files cannot be read.
 absl::StatusOr<std::unique_ptr<EventLog>> OpenEventLog(const std::string& path,
                                                        Options options);

@@ -6,6 +6,7 @@
 //   event_ids  event_id                  → position
 //   tags       tag NUL position          → ""
 //   metadata   key                       → value (server state, see header)
+//   state      key                       → value (derived state, WriteState)
 // Every append writes all four in one WriteBatch, so indexes never disagree
 // with the log, even after a crash.
 //
@@ -58,6 +59,7 @@ namespace enc = encoding;
 
 constexpr char kEventsCf[] = "events";
 constexpr char kStreamsCf[] = "streams";
+constexpr char kStateCf[] = "state";
 constexpr char kEventIdsCf[] = "event_ids";
 constexpr char kTagsCf[] = "tags";
 constexpr char kMetadataCf[] = "metadata";
@@ -166,6 +168,8 @@ class RocksDbEventLog final : public EventLog {
   absl::Status DeleteMetadata(absl::string_view key) override;
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ListMetadata(
       absl::string_view prefix, absl::string_view start_after, size_t limit) const override;
+  absl::Status WriteState(const StateBatch& batch) override;
+  absl::StatusOr<std::unique_ptr<StateSnapshot>> SnapshotState() const override;
   absl::Status Close() override;
 
  private:
@@ -210,6 +214,7 @@ class RocksDbEventLog final : public EventLog {
   rocksdb::ColumnFamilyHandle* event_ids_ = nullptr;
   rocksdb::ColumnFamilyHandle* tags_ = nullptr;
   rocksdb::ColumnFamilyHandle* metadata_ = nullptr;
+  rocksdb::ColumnFamilyHandle* state_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
 
   // The queue between appenders and the writer. (std::mutex on the hot
@@ -334,6 +339,7 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
       {kEventIdsCf, cf_options(Access::kPointLookup, 32 << 20)},
       {kTagsCf, cf_options(Access::kIndex, 32 << 20)},
       {kMetadataCf, cf_options(Access::kScan, 4 << 20)},
+      {kStateCf, cf_options(Access::kScan, 64 << 20)},
   };
 
   rocksdb::DB* raw = nullptr;
@@ -358,6 +364,7 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
   log->event_ids_ = log->handles_[3];
   log->tags_ = log->handles_[4];
   log->metadata_ = log->handles_[5];
+  log->state_ = log->handles_[6];
 
   // The log's end and its last recorded time come from its last event.
   log->last_position_ = o.first_position - 1;
@@ -378,6 +385,9 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
     if (!it->status().ok()) return FromRocks(it->status(), "reading the log's end");
   }
   log->committed_.store(log->last_position_, std::memory_order_release);
+  if (o.validator != nullptr) {
+    if (absl::Status s = o.validator->Recover(*log); !s.ok()) return s;
+  }
   log->writer_ = std::thread([p = log.get()] {
     pthread_setname_np(pthread_self(), "dw-log-writer");
     p->WriterLoop();
@@ -745,6 +755,11 @@ absl::StatusOr<AppendResult> RocksDbEventLog::Prepare(const PendingAppend& a, Gr
       }
       break;
   }
+  if (options_.validator != nullptr) {
+    absl::Status valid = options_.validator->Validate(a.stream, Position(g.next_position),
+                                                      g.recorded_time, a.events);
+    if (!valid.ok()) return valid;
+  }
 
   AppendResult result;
   result.recorded_time = g.recorded_time;
@@ -1106,6 +1121,79 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> RocksDbEventLog
   }
   if (!it->status().ok()) return FromRocks(it->status(), "listing metadata");
   return out;
+}
+
+class RocksDbStateSnapshot final : public StateSnapshot {
+ public:
+  // REQUIRES: `lock` holds db_mu_ shared and the database is open.
+  RocksDbStateSnapshot(std::shared_lock<std::shared_mutex> lock, rocksdb::DB* db,
+                       rocksdb::ColumnFamilyHandle* cf)
+      : lock_(std::move(lock)), db_(db), cf_(cf), snapshot_(db->GetSnapshot()) {}
+  ~RocksDbStateSnapshot() override { db_->ReleaseSnapshot(snapshot_); }
+
+  absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) const override {
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snapshot_;
+    std::string value;
+    rocksdb::Status s = db_->Get(ro, cf_, ToSlice(key), &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    if (!s.ok()) return FromRocks(s, "reading state");
+    return std::optional<std::string>(std::move(value));
+  }
+
+  absl::Status Scan(absl::string_view prefix, absl::string_view start_after,
+                    const std::function<bool(absl::string_view, absl::string_view)>& visit)
+      const override {
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snapshot_;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf_));
+    if (start_after.empty() || start_after < prefix) {
+      it->Seek(ToSlice(prefix));
+    } else {
+      it->Seek(ToSlice(start_after));
+      if (it->Valid() && ToView(it->key()) == start_after) it->Next();
+    }
+    for (; it->Valid() && it->key().starts_with(ToSlice(prefix)); it->Next()) {
+      if (!visit(ToView(it->key()), ToView(it->value()))) break;
+    }
+    return FromRocks(it->status(), "scanning state");
+  }
+
+ private:
+  std::shared_lock<std::shared_mutex> lock_;
+  rocksdb::DB* db_;
+  rocksdb::ColumnFamilyHandle* cf_;
+  const rocksdb::Snapshot* snapshot_;
+};
+
+absl::Status RocksDbEventLog::WriteState(const StateBatch& batch) {
+  rocksdb::WriteBatch wb;
+  for (const StateBatch::Write& w : batch.writes()) {
+    if (w.key.empty() || w.key.size() > 1024) {
+      return absl::InvalidArgumentError("state key: must be 1..1024 bytes");
+    }
+    switch (w.op) {
+      case StateBatch::Op::kPut:
+        wb.Put(state_, ToSlice(w.key), ToSlice(w.value));
+        break;
+      case StateBatch::Op::kDelete:
+        wb.Delete(state_, ToSlice(w.key));
+        break;
+      case StateBatch::Op::kDeleteRange:
+        wb.DeleteRange(state_, ToSlice(w.key), ToSlice(w.value));
+        break;
+    }
+  }
+  std::shared_lock l(db_mu_);
+  if (db_ == nullptr) return absl::UnavailableError("event log is closed");
+  return FromRocks(db_->Write(rocksdb::WriteOptions(), &wb), "writing state");
+}
+
+absl::StatusOr<std::unique_ptr<StateSnapshot>> RocksDbEventLog::SnapshotState() const {
+  std::shared_lock l(db_mu_);
+  if (db_ == nullptr) return absl::UnavailableError("event log is closed");
+  rocksdb::DB* db = db_.get();
+  return std::unique_ptr<StateSnapshot>(new RocksDbStateSnapshot(std::move(l), db, state_));
 }
 
 }  // namespace

@@ -67,11 +67,16 @@ class SubscriptionTest : public ::testing::Test {
       auto* p = e.mutable_payload()->mutable_organization_registered();
       p->set_org_id(org);
       p->set_name(org);
+      p->set_kind(v1::ORGANIZATION_KIND_COMPANY);
     } else {
       auto* p = e.mutable_payload()->mutable_partnership_formed();
       p->set_partnership_id(absl::StrCat(org, "-", partner));
-      p->add_parties()->set_org_id(org);
-      p->add_parties()->set_org_id(partner);
+      v1::PartnershipParty* provider = p->add_parties();
+      provider->set_org_id(org);
+      provider->set_role(v1::PARTNERSHIP_ROLE_CLOUD_PROVIDER);
+      v1::PartnershipParty* customer = p->add_parties();
+      customer->set_org_id(partner);
+      customer->set_role(v1::PARTNERSHIP_ROLE_CUSTOMER);
       stream = absl::StrCat("partnership/", org, "-", partner);
     }
     absl::StatusOr<store::ProposedEvent> stored =

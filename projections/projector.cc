@@ -1,0 +1,484 @@
+#include "projections/projector.h"
+
+#include <map>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "projections/event_codec.h"
+#include "projections/event_tags.h"
+#include "projections/folds.h"
+#include "projections/state_keys.h"
+#include "projections/state_reader.h"
+
+namespace dealwire::projections {
+namespace {
+
+namespace v1 = dealwire::v1;
+namespace state = dealwire::state::v1;
+using Case = v1::EventPayload::PayloadCase;
+
+constexpr absl::string_view kOrgTagPrefix = "org/";
+
+// The entity key a payload is a claim about, or "" for retractions and
+// corrections (which change the claims of their target instead).
+std::string EntityKeyOf(const v1::EventPayload& p) {
+  switch (p.payload_case()) {
+    case Case::kOrganizationRegistered:
+      return keys::Org(p.organization_registered().org_id());
+    case Case::kOrganizationUpdated:
+      return keys::Org(p.organization_updated().org_id());
+    case Case::kFundingRoundReported:
+      return keys::Deal(p.funding_round_reported().round_id());
+    case Case::kInvestmentReported:
+      return keys::Deal(p.investment_reported().investment_id());
+    case Case::kAcquisitionReported:
+      return keys::Deal(p.acquisition_reported().acquisition_id());
+    case Case::kDealStageChanged:
+      return keys::Deal(p.deal_stage_changed().deal_id());
+    case Case::kValuationReported:
+      return keys::Company(p.valuation_reported().company_id());
+    case Case::kStakeDisclosed:
+      return keys::Company(p.stake_disclosed().company_id());
+    case Case::kPartnershipFormed:
+      return keys::Partnership(p.partnership_formed().partnership_id());
+    case Case::kPartnershipEnded:
+      return keys::Partnership(p.partnership_ended().partnership_id());
+    case Case::kFacilityAnnounced:
+      return keys::Facility(p.facility_announced().facility_id());
+    case Case::kFxRateReported:
+      return keys::Fx(p.fx_rate_reported().base_currency(), p.fx_rate_reported().quote_currency());
+    case Case::kEventRetracted:
+    case Case::kEventCorrected:
+    case Case::PAYLOAD_NOT_SET:
+      return "";
+  }
+  return "";
+}
+
+std::vector<std::string> OrgIdsOf(const store::RecordedEvent& e) {
+  std::vector<std::string> out;
+  for (const std::string& tag : e.tags) {
+    if (absl::StartsWith(tag, kOrgTagPrefix)) out.push_back(tag.substr(kOrgTagPrefix.size()));
+  }
+  return out;
+}
+
+state::Claim MakeClaim(const store::RecordedEvent& recorded, v1::Event& event) {
+  state::Claim claim;
+  claim.set_position(recorded.position.value());
+  claim.set_event_id(recorded.event_id);
+  const int64_t micros = absl::ToUnixMicros(recorded.recorded_time);
+  claim.mutable_recorded_time()->set_seconds(micros / 1000000);
+  claim.mutable_recorded_time()->set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
+  *claim.mutable_effective() = std::move(*event.mutable_effective());
+  claim.set_confidence(event.confidence());
+  *claim.mutable_sources() = std::move(*event.mutable_sources());
+  *claim.mutable_payload() = std::move(*event.mutable_payload());
+  for (std::string& org : OrgIdsOf(recorded)) claim.add_org_ids(std::move(org));
+  return claim;
+}
+
+// Serializes with map entries in key order, so equal state is equal bytes.
+std::string DeterministicBytes(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::io::StringOutputStream stream(&out);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  m.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return out;
+}
+
+std::string ToHex(uint64_t a, uint64_t b) { return absl::StrFormat("%016x%016x", a, b); }
+
+}  // namespace
+
+// One batch: the writes it has made so far (an overlay over the snapshot
+// taken when it began) and the organizations whose views it must refresh.
+class Projector::Batch final : public StateReader {
+ public:
+  Batch(Projector* p, std::unique_ptr<store::StateSnapshot> snapshot)
+      : p_(p), snapshot_(std::move(snapshot)), base_(snapshot_.get(), p->prefix_) {}
+
+  absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) const override {
+    if (auto it = overlay_.find(key); it != overlay_.end()) return it->second;
+    return base_.Get(key);
+  }
+
+  // Merges the snapshot's keys with the overlay's, in key order.
+  absl::Status Scan(absl::string_view prefix,
+                    const std::function<bool(absl::string_view, absl::string_view)>& visit,
+                    absl::string_view start_after = "") const override {
+    auto next = start_after.empty() || start_after < prefix ? overlay_.lower_bound(prefix)
+                                                            : overlay_.upper_bound(start_after);
+    auto in_prefix = [&](auto it) {
+      return it != overlay_.end() && absl::StartsWith(it->first, prefix);
+    };
+    bool stopped = false;
+    // Emits overlay entries before `limit` (all when null); false to stop.
+    auto drain = [&](const absl::string_view* limit) {
+      for (; in_prefix(next) && (limit == nullptr || next->first < *limit); ++next) {
+        if (next->second.has_value() && !visit(next->first, *next->second)) return false;
+      }
+      return true;
+    };
+    absl::Status s = base_.Scan(
+        prefix,
+        [&](absl::string_view k, absl::string_view v) {
+          if (!drain(&k)) {
+            stopped = true;
+            return false;
+          }
+          if (in_prefix(next) && next->first == k) {  // overlaid
+            const bool go = !next->second.has_value() || visit(k, *next->second);
+            ++next;
+            stopped = !go;
+            return go;
+          }
+          stopped = !visit(k, v);
+          return !stopped;
+        },
+        start_after);
+    if (!s.ok() || stopped) return s;
+    drain(nullptr);
+    return absl::OkStatus();
+  }
+
+  void Put(std::string key, std::string value) { overlay_[std::move(key)] = std::move(value); }
+  void Delete(std::string key) { overlay_[std::move(key)] = std::nullopt; }
+
+  absl::StatusOr<bool> HasClaims(absl::string_view entity_key) const {
+    bool any = false;
+    absl::Status s = Scan(keys::ClaimsPrefix(entity_key), [&](absl::string_view, absl::string_view) {
+      any = true;
+      return false;
+    });
+    if (!s.ok()) return s;
+    return any;
+  }
+
+  absl::Status Apply(const store::RecordedEvent& recorded) {
+    v1::Event event;
+    if (absl::Status s = DecodeEvent(recorded, &event); !s.ok()) return s;
+    state::Stats& stats = p_->stats_;
+    ++(*stats.mutable_events_by_type())[EventTypeName(event.payload())];
+    const v1::EventPayload& payload = event.payload();
+    if (payload.has_event_retracted() || payload.has_event_corrected()) {
+      return ApplyToTarget(recorded, event);
+    }
+    state::Claim claim = MakeClaim(recorded, event);
+    const std::string entity_key = EntityKeyOf(claim.payload());
+    const std::string claim_key = keys::ClaimKey(entity_key, claim.position());
+    for (const std::string& org : claim.org_ids()) {
+      Put(keys::Timeline(org, claim.position()), claim_key);
+    }
+    const v1::EventPayload& p = claim.payload();
+    const bool creates = p.has_funding_round_reported() || p.has_investment_reported() ||
+                         p.has_acquisition_reported() || p.has_partnership_formed() ||
+                         p.has_facility_announced();
+    bool fresh = false;
+    if (creates) {
+      absl::StatusOr<bool> has = HasClaims(entity_key);
+      if (!has.ok()) return has.status();
+      fresh = !*has;
+    }
+    switch (p.payload_case()) {
+      case Case::kOrganizationRegistered:
+        stats.set_organizations(stats.organizations() + 1);
+        break;
+      case Case::kFundingRoundReported: {
+        const v1::FundingRoundReported& r = p.funding_round_reported();
+        Put(absl::StrCat(keys::DealsOfCompanyPrefix(r.company_id()), r.round_id()), "");
+        break;
+      }
+      case Case::kInvestmentReported: {
+        const v1::InvestmentReported& i = p.investment_reported();
+        Put(absl::StrCat(keys::DealsOfCompanyPrefix(i.company_id()), i.investment_id()), "");
+        Put(absl::StrCat(keys::DealsOfInvestorPrefix(i.investor_id()), i.investment_id()), "");
+        break;
+      }
+      case Case::kAcquisitionReported: {
+        const v1::AcquisitionReported& a = p.acquisition_reported();
+        Put(absl::StrCat(keys::DealsOfCompanyPrefix(a.target_id()), a.acquisition_id()), "");
+        Put(absl::StrCat(keys::DealsOfInvestorPrefix(a.acquirer_id()), a.acquisition_id()), "");
+        break;
+      }
+      case Case::kStakeDisclosed:
+        Put(absl::StrCat(keys::StakesOfHolderPrefix(p.stake_disclosed().holder_id()),
+                         p.stake_disclosed().company_id()),
+            "");
+        break;
+      case Case::kPartnershipFormed:
+        if (fresh) stats.set_partnerships(stats.partnerships() + 1);
+        for (const v1::PartnershipParty& party : p.partnership_formed().parties()) {
+          Put(absl::StrCat(keys::PartnershipsOfPrefix(party.org_id()),
+                           p.partnership_formed().partnership_id()),
+              "");
+        }
+        break;
+      case Case::kFacilityAnnounced: {
+        const v1::FacilityAnnounced& f = p.facility_announced();
+        if (fresh) stats.set_facilities(stats.facilities() + 1);
+        Put(absl::StrCat(keys::FacilitiesOfPrefix(f.owner_id()), f.facility_id()), "");
+        if (!f.beneficiary_id().empty()) {
+          Put(absl::StrCat(keys::FacilitiesOfPrefix(f.beneficiary_id()), f.facility_id()), "");
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    const bool is_report = p.has_funding_round_reported() || p.has_investment_reported() ||
+                           p.has_acquisition_reported();
+    if (is_report && fresh) stats.set_deals(stats.deals() + 1);
+    if (p.has_organization_registered() || p.has_organization_updated()) {
+      const std::string& org = p.has_organization_registered() ? p.organization_registered().org_id()
+                                                               : p.organization_updated().org_id();
+      new_org_claims_[org].push_back(claim);
+    }
+    Put(claim_key, claim.SerializeAsString());
+    return absl::OkStatus();
+  }
+
+  // Writes everything into one state batch with `applied`.
+  absl::Status Finish(uint64_t applied) {
+    for (const auto& [org, claims] : new_org_claims_) {
+      if (absl::Status s = RefreshOrgView(org, claims); !s.ok()) return s;
+    }
+    for (const std::string& org : rewritten_orgs_) {
+      if (new_org_claims_.contains(org)) continue;
+      if (absl::Status s = RefreshOrgView(org, {}); !s.ok()) return s;
+    }
+    Put(keys::StatsKey(), DeterministicBytes(p_->stats_));
+    Put(keys::Applied(), keys::Fixed64(applied));
+    store::StateBatch batch;
+    for (auto& [key, value] : overlay_) {
+      if (value.has_value()) {
+        batch.Put(absl::StrCat(p_->prefix_, key), std::move(*value));
+      } else {
+        batch.Delete(absl::StrCat(p_->prefix_, key));
+      }
+    }
+    return p_->log_->WriteState(batch);
+  }
+
+ private:
+  // Applies an EventRetracted or EventCorrected to the claim it targets (the
+  // timelines refer to that one stored claim).
+  absl::Status ApplyToTarget(const store::RecordedEvent& recorded, const v1::Event& event) {
+    const v1::EventPayload& payload = event.payload();
+    const bool retract = payload.has_event_retracted();
+    const std::string& target_id = retract ? payload.event_retracted().event_id()
+                                           : payload.event_corrected().event_id();
+    absl::StatusOr<store::Position> at = p_->log_->FindEvent(target_id);
+    if (!at.ok()) return at.status();
+    absl::StatusOr<store::RecordedEvent> target = p_->log_->ReadEvent(*at);
+    if (!target.ok()) return target.status();
+    v1::Event original;
+    if (absl::Status s = DecodeEvent(*target, &original); !s.ok()) return s;
+
+    const std::string entity_key = EntityKeyOf(original.payload());
+    const std::string claim_key = keys::ClaimKey(entity_key, at->value());
+    absl::StatusOr<std::optional<std::string>> raw = Get(claim_key);
+    if (!raw.ok()) return raw.status();
+    state::Claim claim;
+    if (!raw->has_value() || !claim.ParseFromString(**raw)) {
+      return absl::DataLossError(absl::StrCat("the claim of event ", target_id,
+                                              " is missing from the projection state"));
+    }
+    state::Stats& stats = p_->stats_;
+    if (retract) {
+      claim.set_retracted_at(recorded.position.value());
+      stats.set_retracted_events(stats.retracted_events() + 1);
+      if (original.payload().has_organization_registered()) {
+        stats.set_organizations(stats.organizations() - 1);
+      }
+    } else {
+      if (claim.corrections_size() == 0) stats.set_corrected_events(stats.corrected_events() + 1);
+      state::Correction* c = claim.add_corrections();
+      c->set_position(recorded.position.value());
+      *c->mutable_effective() = event.effective();
+      c->set_confidence(event.confidence());
+      *c->mutable_sources() = event.sources();
+      *c->mutable_replacement() = payload.event_corrected().replacement();
+    }
+    Put(claim_key, claim.SerializeAsString());
+    if (absl::StartsWith(entity_key, "o/")) rewritten_orgs_.insert(entity_key.substr(2));
+    return absl::OkStatus();
+  }
+
+  // Recomputes an organization's current view and the name and subsidiary
+  // indexes that depend on it. When the batch only added `added` claims to
+  // an organization with a view, the view is folded further from there;
+  // otherwise all its claims are folded again.
+  absl::Status RefreshOrgView(const std::string& org_id, const std::vector<state::Claim>& added) {
+    std::optional<v1::Organization> before;
+    {
+      absl::StatusOr<std::optional<std::string>> raw = Get(keys::OrgView(org_id));
+      if (!raw.ok()) return raw.status();
+      if (raw->has_value()) {
+        before.emplace();
+        if (!before->ParseFromString(**raw)) {
+          return absl::DataLossError(absl::StrCat("organization view '", org_id, "' is corrupt"));
+        }
+      }
+    }
+    state::Entity entity;
+    if (before.has_value() && !rewritten_orgs_.contains(org_id)) {
+      // The view as a registration, then the new claims.
+      state::Claim* base = entity.add_claims();
+      base->set_position(before->registered_position());
+      v1::OrganizationRegistered* reg = base->mutable_payload()->mutable_organization_registered();
+      reg->set_org_id(before->org_id());
+      reg->set_name(before->name());
+      reg->set_kind(before->kind());
+      reg->set_parent_org_id(before->parent_org_id());
+      *reg->mutable_sectors() = before->sectors();
+      *reg->mutable_aliases() = before->aliases();
+      if (before->has_founded()) *reg->mutable_founded() = before->founded();
+      reg->set_description(before->description());
+      reg->set_website(before->website());
+      for (const state::Claim& c : added) *entity.add_claims() = c;
+    } else {
+      absl::StatusOr<state::Entity> all = GetEntity(keys::Org(org_id));
+      if (!all.ok()) return all.status();
+      entity = *std::move(all);
+    }
+    std::optional<v1::Organization> after = FoldOrganization(entity, ClaimFilter::Now(0));
+    auto names = [](const std::optional<v1::Organization>& o) {
+      std::set<std::string> out;
+      if (!o.has_value()) return out;
+      out.insert(keys::Lower(o->name()));
+      for (const std::string& a : o->aliases()) out.insert(keys::Lower(a));
+      return out;
+    };
+    const std::set<std::string> old_names = names(before), new_names = names(after);
+    for (const std::string& n : old_names) {
+      if (!new_names.contains(n)) Delete(keys::Name(n, org_id));
+    }
+    for (const std::string& n : new_names) {
+      if (!old_names.contains(n)) Put(keys::Name(n, org_id), "");
+    }
+    const std::string old_parent = before.has_value() ? before->parent_org_id() : "";
+    const std::string new_parent = after.has_value() ? after->parent_org_id() : "";
+    if (old_parent != new_parent) {
+      if (!old_parent.empty()) Delete(absl::StrCat(keys::ChildrenPrefix(old_parent), org_id));
+      if (!new_parent.empty()) Put(absl::StrCat(keys::ChildrenPrefix(new_parent), org_id), "");
+    }
+    if (after.has_value()) {
+      Put(keys::OrgView(org_id), after->SerializeAsString());
+    } else if (before.has_value()) {
+      Delete(keys::OrgView(org_id));
+    }
+    return absl::OkStatus();
+  }
+
+  Projector* p_;
+  std::unique_ptr<store::StateSnapshot> snapshot_;
+  SnapshotReader base_;
+  std::map<std::string, std::optional<std::string>, std::less<>> overlay_;
+  std::map<std::string, std::vector<state::Claim>> new_org_claims_;
+  std::set<std::string> rewritten_orgs_;
+};
+
+Projector::Projector(store::EventLog* log, uint64_t generation)
+    : log_(log), generation_(generation), prefix_(keys::GenerationPrefix(generation)) {}
+
+absl::Status Projector::Load() {
+  absl::StatusOr<std::unique_ptr<store::StateSnapshot>> snapshot = log_->SnapshotState();
+  if (!snapshot.ok()) return snapshot.status();
+  SnapshotReader reader(snapshot->get(), prefix_);
+  absl::StatusOr<std::optional<std::string>> applied = reader.Get(keys::Applied());
+  if (!applied.ok()) return applied.status();
+  absl::StatusOr<std::optional<std::string>> stats = reader.Get(keys::StatsKey());
+  if (!stats.ok()) return stats.status();
+  stats_.Clear();
+  if (stats->has_value() && !stats_.ParseFromString(**stats)) {
+    return absl::DataLossError("projection stats are corrupt");
+  }
+  applied_.store(applied->has_value() ? keys::ParseFixed64(**applied) : 0,
+                 std::memory_order_release);
+  return absl::OkStatus();
+}
+
+absl::Status Projector::ApplyUpTo(uint64_t end, size_t max_batch_events,
+                                  const std::function<void(uint64_t)>& on_batch,
+                                  const std::function<bool()>& stop) {
+  constexpr size_t kReadPage = 4096;
+  while (applied() < end) {
+    if (stop && stop()) return absl::OkStatus();
+    absl::StatusOr<std::unique_ptr<store::StateSnapshot>> snapshot = log_->SnapshotState();
+    if (!snapshot.ok()) return snapshot.status();
+    Batch batch(this, *std::move(snapshot));
+    const state::Stats stats_before = stats_;
+    uint64_t at = applied();
+    size_t count = 0, bytes = 0;
+    // A batch holds its events' claims until written: bound it by bytes too.
+    constexpr size_t kMaxBatchBytes = 32 << 20;
+    while (at < end && count < max_batch_events && bytes < kMaxBatchBytes) {
+      const size_t want = std::min<uint64_t>({kReadPage, end - at, max_batch_events - count});
+      absl::StatusOr<std::vector<store::RecordedEvent>> events =
+          log_->ReadAll(store::Direction::kForwards, store::Position(at + 1), want);
+      if (!events.ok()) {
+        stats_ = stats_before;
+        return events.status();
+      }
+      if (events->empty()) break;
+      for (const store::RecordedEvent& e : *events) {
+        if (absl::Status s = batch.Apply(e); !s.ok()) {
+          stats_ = stats_before;
+          return absl::Status(s.code(), absl::StrCat("projecting position ",
+                                                     e.position.value(), ": ", s.message()));
+        }
+        at = e.position.value();
+        bytes += e.data.size();
+      }
+      count += events->size();
+    }
+    if (at == applied()) break;  // nothing more is committed
+    if (absl::Status s = batch.Finish(at); !s.ok()) {
+      stats_ = stats_before;
+      return s;
+    }
+    applied_.store(at, std::memory_order_release);
+    if (on_batch) on_batch(at);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> StateDigest(const store::StateSnapshot& snapshot,
+                                        uint64_t generation) {
+  // Two FNV-1a variants over length-prefixed keys (relative to the
+  // generation) and values: a 128-bit digest, stable across runs.
+  uint64_t a = 0xcbf29ce484222325ULL, b = 0x84222325cbf29ce4ULL;
+  auto mix = [&](absl::string_view bytes) {
+    const uint64_t n = bytes.size();
+    for (int i = 0; i < 8; ++i) {
+      const auto c = static_cast<unsigned char>(n >> (8 * i));
+      a = (a ^ c) * 0x100000001b3ULL;
+      b = (b ^ c) * 0x100000001b3ULL + 1;
+    }
+    for (const char ch : bytes) {
+      const auto c = static_cast<unsigned char>(ch);
+      a = (a ^ c) * 0x100000001b3ULL;
+      b = (b ^ c) * 0x100000001b3ULL + 1;
+    }
+  };
+  const std::string prefix = keys::GenerationPrefix(generation);
+  absl::Status s = snapshot.Scan(prefix, "", [&](absl::string_view k, absl::string_view v) {
+    mix(k.substr(prefix.size()));
+    mix(v);
+    return true;
+  });
+  if (!s.ok()) return s;
+  return ToHex(a, b);
+}
+
+}  // namespace dealwire::projections

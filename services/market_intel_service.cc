@@ -1,0 +1,58 @@
+#include "services/market_intel_service.h"
+
+#include <chrono>
+
+#include "services/status_mapping.h"
+
+namespace dealwire::services {
+
+namespace v1 = dealwire::v1;
+
+absl::Time CallDeadline(const grpc::CallbackServerContext& context, absl::Duration max_wait) {
+  const absl::Time cap = absl::Now() + max_wait;
+  const auto deadline = context.deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return cap;
+  return std::min(cap, absl::FromChrono(deadline));
+}
+
+template <typename Request, typename Response>
+grpc::ServerUnaryReactor* MarketIntelService::Run(
+    grpc::CallbackServerContext* context, const Request* request, Response* response,
+    absl::StatusOr<Response> (projections::MarketProjections::*query)(const Request&, absl::Time)
+        const) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::Time deadline = CallDeadline(*context, max_wait_);
+  const bool queued = pool_->Submit([this, reactor, request, response, query, deadline] {
+    absl::StatusOr<Response> r = (projections_->*query)(*request, deadline);
+    if (r.ok()) *response = *std::move(r);
+    reactor->Finish(ToGrpcStatus(r.status()));
+  });
+  if (!queued) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                 "the server is busy or shutting down; retry"));
+  }
+  return reactor;
+}
+
+#define DEALWIRE_QUERY(Name)                                                               \
+  grpc::ServerUnaryReactor* MarketIntelService::Name(grpc::CallbackServerContext* context, \
+                                                     const v1::Name##Request* request,     \
+                                                     v1::Name##Response* response) {       \
+    return Run(context, request, response, &projections::MarketProjections::Name);         \
+  }
+
+DEALWIRE_QUERY(GetOrganization)
+DEALWIRE_QUERY(ListOrganizations)
+DEALWIRE_QUERY(GetCapTable)
+DEALWIRE_QUERY(GetPortfolio)
+DEALWIRE_QUERY(GetTimeline)
+DEALWIRE_QUERY(GetValuationHistory)
+DEALWIRE_QUERY(GetDeal)
+DEALWIRE_QUERY(ListDeals)
+DEALWIRE_QUERY(ListPartnerships)
+DEALWIRE_QUERY(GetExposure)
+DEALWIRE_QUERY(GetMarketSummary)
+
+#undef DEALWIRE_QUERY
+
+}  // namespace dealwire::services
