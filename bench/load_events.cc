@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "projections/validate.h"
 
 namespace dealwire::bench {
 namespace {
@@ -50,24 +51,8 @@ uint64_t UuidGenerator::NextRandom() {
 }
 
 void UuidGenerator::Next(std::string* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  uint64_t hi = NextRandom();
-  uint64_t lo = NextRandom();
-  hi = (hi & ~0xf000ULL) | 0x4000ULL;            // version 4
-  lo = (lo & ~(0xcULL << 60)) | (0x8ULL << 60);  // variant 10xx
-  out->resize(36);
-  char* p = out->data();
-  int nibble = 0;
-  for (int i = 0; i < 36; ++i) {
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      p[i] = '-';
-      continue;
-    }
-    const uint64_t word = nibble < 16 ? hi : lo;
-    const int shift = 60 - 4 * (nibble % 16);
-    p[i] = kHex[(word >> shift) & 0xf];
-    ++nibble;
-  }
+  const uint64_t hi = NextRandom();
+  projections::FormatUuidV4(hi, NextRandom(), out);
 }
 
 LoadEvents::LoadEvents(LoadEventsOptions options)

@@ -1,4 +1,5 @@
 #include "bench/synthetic_events.h"
+#include "projections/validate.h"
 
 #include <algorithm>
 #include <random>
@@ -523,29 +524,10 @@ class SyntheticEvents::Impl {
 
   // Writes a fresh UUID (version 4 shape) into `out` and returns its halves.
   std::pair<uint64_t, uint64_t> NewEventId(std::string* out) {
-    uint64_t hi = rng_.Bits();
-    uint64_t lo = rng_.Bits();
-    hi = (hi & ~0xf000ULL) | 0x4000ULL;
-    lo = (lo & ~(0xcULL << 60)) | (0x8ULL << 60);
-    FormatUuid(hi, lo, out);
-    return {hi, lo};
+    const uint64_t hi = rng_.Bits();
+    return projections::FormatUuidV4(hi, rng_.Bits(), out);
   }
 
-  static void FormatUuid(uint64_t hi, uint64_t lo, std::string* out) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    out->resize(36);
-    char* p = out->data();
-    int nibble = 0;
-    for (int i = 0; i < 36; ++i) {
-      if (i == 8 || i == 13 || i == 18 || i == 23) {
-        p[i] = '-';
-        continue;
-      }
-      const uint64_t word = nibble < 16 ? hi : lo;
-      p[i] = kHex[(word >> (60 - 4 * (nibble % 16))) & 0xf];
-      ++nibble;
-    }
-  }
 
   // Fills the envelope: id, stream "<kind>/<id>", effective date (at a random
   // precision unless `precision` is given), confidence. Returns the event
@@ -1477,7 +1459,7 @@ class SyntheticEvents::Impl {
     SetEffective(std::max(day_, c.day), RandomPrecision(), e->mutable_effective());
     e->set_confidence(RandomConfidence());
     auto* r = e->mutable_payload()->mutable_event_retracted();
-    FormatUuid(c.id_hi, c.id_lo, r->mutable_event_id());
+    projections::FormatUuidV4(c.id_hi, c.id_lo, r->mutable_event_id());
     r->set_reason(std::string(rng_.Pick(kRetractReasons)));
     if (rng_.Chance(60)) AddSources(e, "Correction", day_, "");
   }
@@ -1502,7 +1484,7 @@ class SyntheticEvents::Impl {
     SetEffective(c.day, RandomPrecision(), e->mutable_effective());
     e->set_confidence(RandomConfidence());
     auto* corr = e->mutable_payload()->mutable_event_corrected();
-    FormatUuid(c.id_hi, c.id_lo, corr->mutable_event_id());
+    projections::FormatUuidV4(c.id_hi, c.id_lo, corr->mutable_event_id());
     const Company& company = companies_[orgs_[c.company].company_slot];
     if (c.payload_case == Case::kValuationReported) {
       auto* v = corr->mutable_replacement()->mutable_valuation_reported();

@@ -342,6 +342,11 @@ class DomainValidator::State {
   // Finds the event `event_id` (accepted earlier, committed or not) as it
   // stands now; nullopt when there is none.
   absl::StatusOr<std::optional<Target>> FindTarget(const std::string& event_id);
+  // Finds the event a retraction (to_retract) or correction names, refusing
+  // (FAILED_PRECONDITION at `base`.event_id) one that does not exist, is a
+  // retraction or correction itself, or was retracted.
+  absl::StatusOr<Target> StandingTarget(const std::string& id, const std::string& base,
+                                        bool to_retract);
   absl::StatusOr<std::optional<std::pair<uint64_t, v1::EventPayload>>> FindEvent(
       const std::string& event_id);
 
@@ -832,9 +837,8 @@ absl::Status DomainValidator::State::Add(const v1::EventPayload& p, uint64_t at,
 
 // --- Retractions -------------------------------------------------------------
 
-absl::Status DomainValidator::State::Retract(const v1::EventRetracted& r, uint64_t at,
-                                             const std::string& base) {
-  const std::string& id = r.event_id();
+absl::StatusOr<Target> DomainValidator::State::StandingTarget(
+    const std::string& id, const std::string& base, bool to_retract) {
   absl::StatusOr<std::optional<Target>> target = FindTarget(id);
   if (!target.ok()) return target.status();
   if (!target->has_value()) return Refused(base, "event_id", absl::StrCat("no event '", id, "'"));
@@ -843,13 +847,26 @@ absl::Status DomainValidator::State::Retract(const v1::EventRetracted& r, uint64
       t.original_case == v1::EventPayload::kEventCorrected) {
     return Refused(base, "event_id",
                    absl::StrCat("event '", id, "' is of type ", TypeName(t.original_case),
-                                "; retractions and corrections cannot be retracted"));
+                                to_retract ? "; retractions and corrections cannot be retracted"
+                                           : "; correct the original event instead"));
   }
   if (auto it = retracted_.find(id); it != retracted_.end()) {
-    return Refused(
-        base, "event_id",
-        absl::StrFormat("event '%s' was already retracted (position %d)", id, it->second));
+    return Refused(base, "event_id",
+                   to_retract ? absl::StrFormat("event '%s' was already retracted (position %d)",
+                                                id, it->second)
+                              : absl::StrFormat(
+                                    "event '%s' was retracted (position %d); it cannot be corrected",
+                                    id, it->second));
   }
+  return t;
+}
+
+absl::Status DomainValidator::State::Retract(const v1::EventRetracted& r, uint64_t at,
+                                             const std::string& base) {
+  const std::string& id = r.event_id();
+  absl::StatusOr<Target> target = StandingTarget(id, base, /*to_retract=*/true);
+  if (!target.ok()) return target.status();
+  const Target& t = *target;
   if (!skipped_.contains(id)) {
     if (absl::Status s = Remove(t.payload, t.position, absl::StrCat(base, ".event_id")); !s.ok()) {
       return s;
@@ -983,21 +1000,9 @@ absl::Status DomainValidator::State::Remove(const v1::EventPayload& p, uint64_t 
 absl::Status DomainValidator::State::Correct(const std::string& own_id, const v1::EventCorrected& c,
                                              const std::string& base) {
   const std::string& id = c.event_id();
-  absl::StatusOr<std::optional<Target>> target = FindTarget(id);
+  absl::StatusOr<Target> target = StandingTarget(id, base, /*to_retract=*/false);
   if (!target.ok()) return target.status();
-  if (!target->has_value()) return Refused(base, "event_id", absl::StrCat("no event '", id, "'"));
-  const Target& t = **target;
-  if (t.original_case == v1::EventPayload::kEventRetracted ||
-      t.original_case == v1::EventPayload::kEventCorrected) {
-    return Refused(base, "event_id",
-                   absl::StrCat("event '", id, "' is of type ", TypeName(t.original_case),
-                                "; correct the original event instead"));
-  }
-  if (auto it = retracted_.find(id); it != retracted_.end()) {
-    return Refused(base, "event_id",
-                   absl::StrFormat("event '%s' was retracted (position %d); it cannot be corrected",
-                                   id, it->second));
-  }
+  const Target& t = *target;
   if (skipped_.contains(id)) {
     return Refused(base, "event_id",
                    absl::StrCat("event '", id,

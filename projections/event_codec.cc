@@ -61,6 +61,16 @@ absl::Status DecodeEvent(const store::RecordedEvent& r, v1::Event* out) {
   return absl::OkStatus();
 }
 
+std::string DeterministicBytes(const google::protobuf::Message& message) {
+  std::string out;
+  google::protobuf::io::StringOutputStream stream(&out);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  message.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return out;
+}
+
 void AppendEventWire(const store::RecordedEvent& r, std::string* out) {
   using google::protobuf::io::CodedOutputStream;
   using google::protobuf::internal::WireFormatLite;

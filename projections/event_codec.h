@@ -34,6 +34,10 @@ absl::StatusOr<store::ProposedEvent> EncodeEvent(const dealwire::v1::Event& even
                                                  absl::string_view recorded_by,
                                                  const store::EventLog& log);
 
+// Returns `message` serialized with map entries in key order, so that equal
+// messages are equal bytes (digests, page tokens, stored state).
+std::string DeterministicBytes(const google::protobuf::Message& message);
+
 // Fills `out` (cleared first) with the stored event `recorded`. Returns
 // DATA_LOSS when the record's data cannot be parsed.
 absl::Status DecodeEvent(const store::RecordedEvent& recorded, dealwire::v1::Event* out);

@@ -113,6 +113,18 @@ absl::Status InheritEventTags(const store::EventLog& log, const std::string& eve
 
 }  // namespace
 
+std::vector<std::string> DirectOrgIds(const v1::EventPayload& payload) {
+  std::vector<std::string> tags;
+  DirectTags(payload, &tags);
+  std::vector<std::string> orgs;
+  for (const std::string& tag : tags) {
+    if (absl::StartsWith(tag, "org/")) orgs.push_back(tag.substr(4));
+  }
+  std::sort(orgs.begin(), orgs.end());
+  orgs.erase(std::unique(orgs.begin(), orgs.end()), orgs.end());
+  return orgs;
+}
+
 std::string EventTypeName(const v1::EventPayload& payload) {
   if (payload.payload_case() == v1::EventPayload::PAYLOAD_NOT_SET) return "";
   const google::protobuf::FieldDescriptor* field =

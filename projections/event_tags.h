@@ -36,6 +36,10 @@ std::string OrgTag(absl::string_view org_id);
 std::string DealTag(absl::string_view deal_id);
 std::string PartnershipTag(absl::string_view partnership_id);
 
+// Returns the organizations `payload` names itself (without looking up the
+// events it refers to), sorted and without duplicates.
+std::vector<std::string> DirectOrgIds(const dealwire::v1::EventPayload& payload);
+
 // Returns the tags of `payload`, sorted and without duplicates. Reads `log`
 // for the events it refers to; a reference to an unknown deal, partnership or
 // event adds nothing (validation is the caller's concern). Fails only when

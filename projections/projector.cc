@@ -1,5 +1,6 @@
 #include "projections/projector.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <utility>
@@ -62,14 +63,6 @@ std::string EntityKeyOf(const v1::EventPayload& p) {
   return "";
 }
 
-std::vector<std::string> OrgIdsOf(const store::RecordedEvent& e) {
-  std::vector<std::string> out;
-  for (const std::string& tag : e.tags) {
-    if (absl::StartsWith(tag, kOrgTagPrefix)) out.push_back(tag.substr(kOrgTagPrefix.size()));
-  }
-  return out;
-}
-
 state::Claim MakeClaim(const store::RecordedEvent& recorded, v1::Event& event) {
   state::Claim claim;
   claim.set_position(recorded.position.value());
@@ -81,19 +74,7 @@ state::Claim MakeClaim(const store::RecordedEvent& recorded, v1::Event& event) {
   claim.set_confidence(event.confidence());
   *claim.mutable_sources() = std::move(*event.mutable_sources());
   *claim.mutable_payload() = std::move(*event.mutable_payload());
-  for (std::string& org : OrgIdsOf(recorded)) claim.add_org_ids(std::move(org));
   return claim;
-}
-
-// Serializes with map entries in key order, so equal state is equal bytes.
-std::string DeterministicBytes(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::io::StringOutputStream stream(&out);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  m.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return out;
 }
 
 std::string ToHex(uint64_t a, uint64_t b) { return absl::StrFormat("%016x%016x", a, b); }
@@ -154,6 +135,22 @@ class Projector::Batch final : public StateReader {
   void Put(std::string key, std::string value) { overlay_[std::move(key)] = std::move(value); }
   void Delete(std::string key) { overlay_[std::move(key)] = std::nullopt; }
 
+  // Returns the org ids of the first claim about an entity (none when it has
+  // no claim).
+  absl::StatusOr<std::vector<std::string>> FirstClaimOrgs(absl::string_view entity_key) const {
+    std::vector<std::string> orgs;
+    bool corrupt = false;
+    absl::Status s = Scan(keys::ClaimsPrefix(entity_key), [&](absl::string_view, absl::string_view v) {
+      state::Claim first;
+      corrupt = !first.ParseFromArray(v.data(), static_cast<int>(v.size()));
+      orgs.assign(first.org_ids().begin(), first.org_ids().end());
+      return false;
+    });
+    if (!s.ok()) return s;
+    if (corrupt) return absl::DataLossError(absl::StrCat("a claim of '", entity_key, "' is corrupt"));
+    return orgs;
+  }
+
   absl::StatusOr<bool> HasClaims(absl::string_view entity_key) const {
     bool any = false;
     absl::Status s = Scan(keys::ClaimsPrefix(entity_key), [&](absl::string_view, absl::string_view) {
@@ -176,6 +173,19 @@ class Projector::Batch final : public StateReader {
     state::Claim claim = MakeClaim(recorded, event);
     const std::string entity_key = EntityKeyOf(claim.payload());
     const std::string claim_key = keys::ClaimKey(entity_key, claim.position());
+    // The organizations a claim is about: those it names, and for a stage
+    // change or a partnership's end those of the deal or partnership (from
+    // this state, which holds every earlier event, committed together or
+    // not).
+    std::vector<std::string> orgs = DirectOrgIds(claim.payload());
+    if (claim.payload().has_deal_stage_changed() || claim.payload().has_partnership_ended()) {
+      absl::StatusOr<std::vector<std::string>> inherited = FirstClaimOrgs(entity_key);
+      if (!inherited.ok()) return inherited.status();
+      orgs.insert(orgs.end(), inherited->begin(), inherited->end());
+      std::sort(orgs.begin(), orgs.end());
+      orgs.erase(std::unique(orgs.begin(), orgs.end()), orgs.end());
+    }
+    for (std::string& org : orgs) claim.add_org_ids(std::move(org));
     for (const std::string& org : claim.org_ids()) {
       Put(keys::Timeline(org, claim.position()), claim_key);
     }

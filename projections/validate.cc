@@ -272,6 +272,25 @@ bool IsCanonicalUuid(absl::string_view id) {
   return !all_zero;
 }
 
+std::pair<uint64_t, uint64_t> FormatUuidV4(uint64_t hi, uint64_t lo, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  hi = (hi & ~0xf000ULL) | 0x4000ULL;            // version 4
+  lo = (lo & ~(0xcULL << 60)) | (0x8ULL << 60);  // variant 10xx
+  out->resize(36);
+  char* p = out->data();
+  int nibble = 0;
+  for (int i = 0; i < 36; ++i) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      p[i] = '-';
+      continue;
+    }
+    const uint64_t word = nibble < 16 ? hi : lo;
+    p[i] = kHex[(word >> (60 - 4 * (nibble % 16))) & 0xf];
+    ++nibble;
+  }
+  return {hi, lo};
+}
+
 bool IsDomainId(absl::string_view id) {
   if (id.empty() || id.size() > kMaxDomainIdBytes) return false;
   for (const char c : id) {

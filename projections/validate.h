@@ -15,6 +15,10 @@
 
 #include <cstdint>
 
+#include <cstdint>
+#include <string>
+#include <utility>
+
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "dealwire/v1/events.pb.h"
@@ -24,6 +28,11 @@ namespace dealwire::projections {
 
 // Returns whether `id` is a UUID in canonical lower-case 8-4-4-4-12 form.
 bool IsCanonicalUuid(absl::string_view id);
+
+// Writes the random (version 4, variant 10) UUID made of the bits `hi`, `lo`
+// into `out` in canonical form, setting the version and variant bits; returns
+// the halves as written. Reuses `out`'s memory.
+std::pair<uint64_t, uint64_t> FormatUuidV4(uint64_t hi, uint64_t lo, std::string* out);
 
 // Returns whether `id` is a domain id (organization, deal, partnership…):
 // 1..100 bytes of [a-z0-9-], starting and ending with a letter or digit.

@@ -5,6 +5,7 @@
 #include <deque>
 #include <optional>
 
+#include "services/market_intel_service.h"
 #include "services/status_mapping.h"
 
 namespace dealwire::services {
@@ -87,17 +88,11 @@ void AdminService::Shutdown() {
 grpc::ServerUnaryReactor* AdminService::GetStats(grpc::CallbackServerContext* context,
                                                  const v1::GetStatsRequest* request,
                                                  v1::GetStatsResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const bool queued = pool_->Submit([this, reactor, request, response] {
+  return AnswerOnPool(context, pool_, [this, request, response] {
     absl::StatusOr<v1::GetStatsResponse> r = projections_->GetStats(*request);
     if (r.ok()) *response = *std::move(r);
-    reactor->Finish(ToGrpcStatus(r.status()));
+    return r.status();
   });
-  if (!queued) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                 "the server is busy or shutting down; retry"));
-  }
-  return reactor;
 }
 
 grpc::ServerWriteReactor<v1::RebuildProjectionsResponse>* AdminService::RebuildProjections(

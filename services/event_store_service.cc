@@ -56,16 +56,6 @@ uint64_t Fingerprint(std::initializer_list<absl::string_view> parts) {
   return h;
 }
 
-std::string Deterministic(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::io::StringOutputStream raw(&out);
-  google::protobuf::io::CodedOutputStream coded(&raw);
-  coded.SetSerializationDeterministic(true);
-  m.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return out;
-}
-
 // A page token: where the next page starts, and a fingerprint of the
 // request that produced it.
 std::string EncodeToken(uint64_t next, uint64_t fingerprint) {
@@ -442,7 +432,7 @@ grpc::ServerUnaryReactor* EventStoreService::ReadAll(grpc::CallbackServerContext
     const store::Direction direction = ToDirection(request->direction());
     const bool forwards = direction == store::Direction::kForwards;
     const uint64_t fingerprint = Fingerprint(
-        {"all", v1::Direction_Name(request->direction()), Deterministic(request->filter())});
+        {"all", v1::Direction_Name(request->direction()), projections::DeterministicBytes(request->filter())});
     std::optional<uint64_t> next;
     if (!request->page_token().empty()) {
       absl::StatusOr<uint64_t> token = DecodeToken(request->page_token(), fingerprint);

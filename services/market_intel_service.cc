@@ -15,23 +15,30 @@ absl::Time CallDeadline(const grpc::CallbackServerContext& context, absl::Durati
   return std::min(cap, absl::FromChrono(deadline));
 }
 
-template <typename Request, typename Response>
-grpc::ServerUnaryReactor* MarketIntelService::Run(
-    grpc::CallbackServerContext* context, const Request* request, Response* response,
-    absl::StatusOr<Response> (projections::MarketProjections::*query)(const Request&, absl::Time)
-        const) {
+grpc::ServerUnaryReactor* AnswerOnPool(grpc::CallbackServerContext* context, Executor* pool,
+                                       absl::AnyInvocable<absl::Status() &&> answer) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const absl::Time deadline = CallDeadline(*context, max_wait_);
-  const bool queued = pool_->Submit([this, reactor, request, response, query, deadline] {
-    absl::StatusOr<Response> r = (projections_->*query)(*request, deadline);
-    if (r.ok()) *response = *std::move(r);
-    reactor->Finish(ToGrpcStatus(r.status()));
+  const bool queued = pool->Submit([reactor, answer = std::move(answer)]() mutable {
+    reactor->Finish(ToGrpcStatus(std::move(answer)()));
   });
   if (!queued) {
     reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                  "the server is busy or shutting down; retry"));
   }
   return reactor;
+}
+
+template <typename Request, typename Response>
+grpc::ServerUnaryReactor* MarketIntelService::Run(
+    grpc::CallbackServerContext* context, const Request* request, Response* response,
+    absl::StatusOr<Response> (projections::MarketProjections::*query)(const Request&, absl::Time)
+        const) {
+  const absl::Time deadline = CallDeadline(*context, max_wait_);
+  return AnswerOnPool(context, pool_, [this, request, response, query, deadline] {
+    absl::StatusOr<Response> r = (projections_->*query)(*request, deadline);
+    if (r.ok()) *response = *std::move(r);
+    return r.status();
+  });
 }
 
 #define DEALWIRE_QUERY(Name)                                                               \

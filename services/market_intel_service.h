@@ -22,6 +22,11 @@ namespace dealwire::services {
 // Returns the deadline of a call, capped at now + `max_wait`.
 absl::Time CallDeadline(const grpc::CallbackServerContext& context, absl::Duration max_wait);
 
+// Runs `answer` on `pool` and finishes the call with the status it returns;
+// when the pool is full or stopping, finishes at once with UNAVAILABLE.
+grpc::ServerUnaryReactor* AnswerOnPool(grpc::CallbackServerContext* context, Executor* pool,
+                                       absl::AnyInvocable<absl::Status() &&> answer);
+
 class MarketIntelService final : public dealwire::v1::MarketIntel::CallbackService {
  public:
   // REQUIRES: `projections` and `pool` outlive the service.

@@ -1129,7 +1129,10 @@ class RocksDbStateSnapshot final : public StateSnapshot {
   RocksDbStateSnapshot(std::shared_lock<std::shared_mutex> lock, rocksdb::DB* db,
                        rocksdb::ColumnFamilyHandle* cf)
       : lock_(std::move(lock)), db_(db), cf_(cf), snapshot_(db->GetSnapshot()) {}
-  ~RocksDbStateSnapshot() override { db_->ReleaseSnapshot(snapshot_); }
+  ~RocksDbStateSnapshot() override {
+    spare_.reset();  // iterators before the snapshot they read
+    db_->ReleaseSnapshot(snapshot_);
+  }
 
   absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) const override {
     rocksdb::ReadOptions ro;
@@ -1144,9 +1147,18 @@ class RocksDbStateSnapshot final : public StateSnapshot {
   absl::Status Scan(absl::string_view prefix, absl::string_view start_after,
                     const std::function<bool(absl::string_view, absl::string_view)>& visit)
       const override {
-    rocksdb::ReadOptions ro;
-    ro.snapshot = snapshot_;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf_));
+    // Creating an iterator costs far more than a seek, and queries scan many
+    // short ranges: reuse one (a nested or concurrent Scan makes its own).
+    std::unique_ptr<rocksdb::Iterator> it;
+    {
+      std::lock_guard l(spare_mu_);
+      it = std::move(spare_);
+    }
+    if (it == nullptr) {
+      rocksdb::ReadOptions ro;
+      ro.snapshot = snapshot_;
+      it.reset(db_->NewIterator(ro, cf_));
+    }
     if (start_after.empty() || start_after < prefix) {
       it->Seek(ToSlice(prefix));
     } else {
@@ -1156,7 +1168,12 @@ class RocksDbStateSnapshot final : public StateSnapshot {
     for (; it->Valid() && it->key().starts_with(ToSlice(prefix)); it->Next()) {
       if (!visit(ToView(it->key()), ToView(it->value()))) break;
     }
-    return FromRocks(it->status(), "scanning state");
+    absl::Status status = FromRocks(it->status(), "scanning state");
+    if (status.ok()) {
+      std::lock_guard l(spare_mu_);
+      if (spare_ == nullptr) spare_ = std::move(it);
+    }
+    return status;
   }
 
  private:
@@ -1164,6 +1181,8 @@ class RocksDbStateSnapshot final : public StateSnapshot {
   rocksdb::DB* db_;
   rocksdb::ColumnFamilyHandle* cf_;
   const rocksdb::Snapshot* snapshot_;
+  mutable std::mutex spare_mu_;
+  mutable std::unique_ptr<rocksdb::Iterator> spare_;  // guarded by spare_mu_
 };
 
 absl::Status RocksDbEventLog::WriteState(const StateBatch& batch) {
