@@ -117,12 +117,14 @@ class MarketProjections::Query {
       }
     }
     Query q;
+    q.owner_ = &p;
     absl::StatusOr<std::unique_ptr<store::StateSnapshot>> snapshot = p.log_->SnapshotState();
     if (!snapshot.ok()) return snapshot.status();
     q.snapshot_ = std::shared_ptr<store::StateSnapshot>(*std::move(snapshot));
     absl::StatusOr<std::optional<std::string>> gen = q.snapshot_->Get(keys::kGeneration);
     if (!gen.ok()) return gen.status();
     const uint64_t generation = gen->has_value() ? keys::ParseFixed64(**gen) : 1;
+    q.generation_ = generation;
     q.reader_ = std::make_shared<SnapshotReader>(q.snapshot_.get(),
                                                  keys::GenerationPrefix(generation));
     absl::StatusOr<std::optional<std::string>> applied = q.reader_->Get(keys::Applied());
@@ -210,9 +212,38 @@ class MarketProjections::Query {
   }
 
   // Folds a company's cap table from its stored claims (current or as of
-  // the filter: the same fold either way).
+  // the filter: the same fold either way), with names. Current tables come
+  // from the cache while nothing they depend on has changed.
   absl::StatusOr<v1::CapTable> CapTable(absl::string_view company, bool include_pending) const {
-    return ComputeCapTable(*reader_, company, filter_, include_pending);
+    if (!current_) {
+      absl::StatusOr<v1::CapTable> table =
+          ComputeCapTable(*reader_, company, filter_, include_pending);
+      if (!table.ok()) return table.status();
+      NameResolver names = Names();
+      FillCapTableNames(names, &*table);
+      return table;
+    }
+    uint64_t version = 0;
+    for (const std::string& key : {keys::VersionKey(company), keys::NamesVersionKey()}) {
+      absl::StatusOr<std::optional<std::string>> raw = reader_->Get(key);
+      if (!raw.ok()) return raw.status();
+      if (raw->has_value()) version = std::max(version, keys::ParseFixed64(**raw));
+    }
+    const std::string cache_key =
+        absl::StrCat(generation_, "/", company, include_pending ? "/pending" : "/closed");
+    {
+      std::lock_guard l(owner_->cache_mu_);
+      auto it = owner_->cap_tables_.find(cache_key);
+      if (it != owner_->cap_tables_.end() && it->second.version == version) return it->second.table;
+    }
+    absl::StatusOr<v1::CapTable> table = ComputeCapTable(*reader_, company, filter_, include_pending);
+    if (!table.ok()) return table.status();
+    NameResolver names = Names();
+    FillCapTableNames(names, &*table);
+    std::lock_guard l(owner_->cache_mu_);
+    if (owner_->cap_tables_.size() >= kMaxCachedCapTables) owner_->cap_tables_.clear();
+    owner_->cap_tables_[cache_key] = CachedCapTable{version, *table};
+    return table;
   }
 
  private:
@@ -242,6 +273,8 @@ class MarketProjections::Query {
     return found;
   }
 
+  const MarketProjections* owner_ = nullptr;
+  uint64_t generation_ = 1;
   std::shared_ptr<store::StateSnapshot> snapshot_;
   std::shared_ptr<SnapshotReader> reader_;
   ClaimFilter filter_;
@@ -260,12 +293,19 @@ absl::StatusOr<std::unique_ptr<MarketProjections>> MarketProjections::Open(store
   if (!snapshot.ok()) return snapshot.status();
   absl::StatusOr<std::optional<std::string>> gen = (*snapshot)->Get(keys::kGeneration);
   if (!gen.ok()) return gen.status();
+  absl::StatusOr<std::optional<std::string>> format = (*snapshot)->Get(keys::kFormat);
+  if (!format.ok()) return format.status();
   uint64_t generation = 1;
-  if (gen->has_value()) {
-    generation = keys::ParseFixed64(**gen);
-  } else {
+  if (gen->has_value()) generation = keys::ParseFixed64(**gen);
+  if (!gen->has_value() || *format != std::optional<std::string>(keys::kFormatVersion)) {
+    // New, or written by another version: start this generation afresh.
     store::StateBatch batch;
+    std::string prefix = keys::GenerationPrefix(generation);
+    std::string end = prefix;
+    end.back() = static_cast<char>(end.back() + 1);
+    batch.DeleteRange(prefix, end);
     batch.Put(std::string(keys::kGeneration), keys::Fixed64(generation));
+    batch.Put(std::string(keys::kFormat), std::string(keys::kFormatVersion));
     if (absl::Status s = log->WriteState(batch); !s.ok()) return s;
   }
   snapshot->reset();
@@ -459,8 +499,6 @@ absl::StatusOr<v1::GetCapTableResponse> MarketProjections::GetCapTable(
   if (!q.ok()) return q.status();
   absl::StatusOr<v1::CapTable> table = q->CapTable(request.company_id(), request.include_pending());
   if (!table.ok()) return table.status();
-  NameResolver names = q->Names();
-  FillCapTableNames(names, &*table);
   v1::GetCapTableResponse out;
   *out.mutable_cap_table() = *std::move(table);
   out.set_as_of_position(q->position());

@@ -27,6 +27,7 @@
 #include <mutex>
 #include <thread>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -122,6 +123,18 @@ class MarketProjections {
   bool paused_ = false;                         // guarded by mu_
   std::mutex rebuild_mu_;                       // held by the one running rebuild
   std::thread follower_;
+
+  // Current cap tables with names, by generation, company and pending. An
+  // entry is used while the version it was folded at (the company's last
+  // claim, the last name change) is still the current one; otherwise it is
+  // folded again. Bounded by starting over.
+  struct CachedCapTable {
+    uint64_t version = 0;
+    v1::CapTable table;
+  };
+  static constexpr size_t kMaxCachedCapTables = 8192;
+  mutable std::mutex cache_mu_;
+  mutable absl::flat_hash_map<std::string, CachedCapTable> cap_tables_;  // guarded by cache_mu_
 };
 
 }  // namespace dealwire::projections

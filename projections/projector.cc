@@ -12,6 +12,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "projections/event_codec.h"
 #include "projections/event_tags.h"
 #include "projections/folds.h"
@@ -93,72 +95,43 @@ class Projector::Batch final : public StateReader {
     return base_.Get(key);
   }
 
-  // Merges the snapshot's keys with the overlay's, in key order.
+  // Merges the snapshot's keys with the overlay's, in key order. Walks the
+  // whole overlay: the hot paths below use Get and the snapshot instead.
   absl::Status Scan(absl::string_view prefix,
                     const std::function<bool(absl::string_view, absl::string_view)>& visit,
                     absl::string_view start_after = "") const override {
-    auto next = start_after.empty() || start_after < prefix ? overlay_.lower_bound(prefix)
-                                                            : overlay_.upper_bound(start_after);
-    auto in_prefix = [&](auto it) {
-      return it != overlay_.end() && absl::StartsWith(it->first, prefix);
-    };
-    bool stopped = false;
-    // Emits overlay entries before `limit` (all when null); false to stop.
-    auto drain = [&](const absl::string_view* limit) {
-      for (; in_prefix(next) && (limit == nullptr || next->first < *limit); ++next) {
-        if (next->second.has_value() && !visit(next->first, *next->second)) return false;
-      }
-      return true;
-    };
+    std::map<std::string, std::optional<std::string>, std::less<>> merged;
     absl::Status s = base_.Scan(
         prefix,
         [&](absl::string_view k, absl::string_view v) {
-          if (!drain(&k)) {
-            stopped = true;
-            return false;
-          }
-          if (in_prefix(next) && next->first == k) {  // overlaid
-            const bool go = !next->second.has_value() || visit(k, *next->second);
-            ++next;
-            stopped = !go;
-            return go;
-          }
-          stopped = !visit(k, v);
-          return !stopped;
+          merged.emplace(std::string(k), std::string(v));
+          return true;
         },
         start_after);
-    if (!s.ok() || stopped) return s;
-    drain(nullptr);
+    if (!s.ok()) return s;
+    for (const auto& [k, v] : overlay_) {
+      if (absl::StartsWith(k, prefix) && (start_after.empty() || k > start_after)) merged[k] = v;
+    }
+    for (const auto& [k, v] : merged) {
+      if (v.has_value() && !visit(k, *v)) break;
+    }
     return absl::OkStatus();
   }
 
   void Put(std::string key, std::string value) { overlay_[std::move(key)] = std::move(value); }
   void Delete(std::string key) { overlay_[std::move(key)] = std::nullopt; }
 
-  // Returns the org ids of the first claim about an entity (none when it has
-  // no claim).
-  absl::StatusOr<std::vector<std::string>> FirstClaimOrgs(absl::string_view entity_key) const {
-    std::vector<std::string> orgs;
-    bool corrupt = false;
-    absl::Status s = Scan(keys::ClaimsPrefix(entity_key), [&](absl::string_view, absl::string_view v) {
-      state::Claim first;
-      corrupt = !first.ParseFromArray(v.data(), static_cast<int>(v.size()));
-      orgs.assign(first.org_ids().begin(), first.org_ids().end());
-      return false;
-    });
-    if (!s.ok()) return s;
-    if (corrupt) return absl::DataLossError(absl::StrCat("a claim of '", entity_key, "' is corrupt"));
-    return orgs;
-  }
-
-  absl::StatusOr<bool> HasClaims(absl::string_view entity_key) const {
-    bool any = false;
-    absl::Status s = Scan(keys::ClaimsPrefix(entity_key), [&](absl::string_view, absl::string_view) {
-      any = true;
-      return false;
-    });
-    if (!s.ok()) return s;
-    return any;
+  absl::StatusOr<const Head*> FindHead(const std::string& entity_key) {
+    auto& heads_ = p_->heads_;
+    if (auto it = heads_.find(entity_key); it != heads_.end()) return &it->second;
+    Head head;
+    absl::StatusOr<std::optional<std::string>> raw = base_.Get(keys::HeadKey(entity_key));
+    if (!raw.ok()) return raw.status();
+    if (raw->has_value()) {
+      head.exists = true;
+      if (!(*raw)->empty()) head.orgs = absl::StrSplit(**raw, ',');
+    }
+    return &heads_.emplace(entity_key, std::move(head)).first->second;
   }
 
   absl::Status Apply(const store::RecordedEvent& recorded) {
@@ -178,27 +151,26 @@ class Projector::Batch final : public StateReader {
     // this state, which holds every earlier event, committed together or
     // not).
     std::vector<std::string> orgs = DirectOrgIds(claim.payload());
+    absl::StatusOr<const Head*> head = FindHead(entity_key);
+    if (!head.ok()) return head.status();
+    const bool fresh = !(*head)->exists;
     if (claim.payload().has_deal_stage_changed() || claim.payload().has_partnership_ended()) {
-      absl::StatusOr<std::vector<std::string>> inherited = FirstClaimOrgs(entity_key);
-      if (!inherited.ok()) return inherited.status();
-      orgs.insert(orgs.end(), inherited->begin(), inherited->end());
+      orgs.insert(orgs.end(), (*head)->orgs.begin(), (*head)->orgs.end());
       std::sort(orgs.begin(), orgs.end());
       orgs.erase(std::unique(orgs.begin(), orgs.end()), orgs.end());
     }
-    for (std::string& org : orgs) claim.add_org_ids(std::move(org));
+    if (fresh) {
+      p_->heads_[entity_key] = Head{true, orgs};
+      Put(keys::HeadKey(entity_key), absl::StrJoin(orgs, ","));
+    }
+    for (std::string& org : orgs) {
+      Put(keys::VersionKey(org), keys::Fixed64(claim.position()));
+      claim.add_org_ids(std::move(org));
+    }
     for (const std::string& org : claim.org_ids()) {
       Put(keys::Timeline(org, claim.position()), claim_key);
     }
     const v1::EventPayload& p = claim.payload();
-    const bool creates = p.has_funding_round_reported() || p.has_investment_reported() ||
-                         p.has_acquisition_reported() || p.has_partnership_formed() ||
-                         p.has_facility_announced();
-    bool fresh = false;
-    if (creates) {
-      absl::StatusOr<bool> has = HasClaims(entity_key);
-      if (!has.ok()) return has.status();
-      fresh = !*has;
-    }
     switch (p.payload_case()) {
       case Case::kOrganizationRegistered:
         stats.set_organizations(stats.organizations() + 1);
@@ -260,20 +232,27 @@ class Projector::Batch final : public StateReader {
   // Writes everything into one state batch with `applied`.
   absl::Status Finish(uint64_t applied) {
     for (const auto& [org, claims] : new_org_claims_) {
-      if (absl::Status s = RefreshOrgView(org, claims); !s.ok()) return s;
+      if (absl::Status s = RefreshOrgView(org, claims, applied); !s.ok()) return s;
     }
     for (const std::string& org : rewritten_orgs_) {
       if (new_org_claims_.contains(org)) continue;
-      if (absl::Status s = RefreshOrgView(org, {}); !s.ok()) return s;
+      if (absl::Status s = RefreshOrgView(org, {}, applied); !s.ok()) return s;
     }
     Put(keys::StatsKey(), DeterministicBytes(p_->stats_));
     Put(keys::Applied(), keys::Fixed64(applied));
+    // One write per key, so order does not change the result; in key order
+    // the memtable inserts are much cheaper (each lands next to the last).
+    std::vector<std::pair<const std::string*, std::optional<std::string>*>> writes;
+    writes.reserve(overlay_.size());
+    for (auto& [key, value] : overlay_) writes.emplace_back(&key, &value);
+    std::sort(writes.begin(), writes.end(),
+              [](const auto& a, const auto& b) { return *a.first < *b.first; });
     store::StateBatch batch;
-    for (auto& [key, value] : overlay_) {
-      if (value.has_value()) {
-        batch.Put(absl::StrCat(p_->prefix_, key), std::move(*value));
+    for (auto& [key, value] : writes) {
+      if (value->has_value()) {
+        batch.Put(absl::StrCat(p_->prefix_, *key), std::move(**value));
       } else {
-        batch.Delete(absl::StrCat(p_->prefix_, key));
+        batch.Delete(absl::StrCat(p_->prefix_, *key));
       }
     }
     return p_->log_->WriteState(batch);
@@ -320,6 +299,9 @@ class Projector::Batch final : public StateReader {
       *c->mutable_replacement() = payload.event_corrected().replacement();
     }
     Put(claim_key, claim.SerializeAsString());
+    for (const std::string& org : claim.org_ids()) {
+      Put(keys::VersionKey(org), keys::Fixed64(recorded.position.value()));
+    }
     if (absl::StartsWith(entity_key, "o/")) rewritten_orgs_.insert(entity_key.substr(2));
     return absl::OkStatus();
   }
@@ -328,7 +310,8 @@ class Projector::Batch final : public StateReader {
   // indexes that depend on it. When the batch only added `added` claims to
   // an organization with a view, the view is folded further from there;
   // otherwise all its claims are folded again.
-  absl::Status RefreshOrgView(const std::string& org_id, const std::vector<state::Claim>& added) {
+  absl::Status RefreshOrgView(const std::string& org_id, const std::vector<state::Claim>& added,
+                              uint64_t applied) {
     std::optional<v1::Organization> before;
     {
       absl::StatusOr<std::optional<std::string>> raw = Get(keys::OrgView(org_id));
@@ -357,9 +340,17 @@ class Projector::Batch final : public StateReader {
       reg->set_website(before->website());
       for (const state::Claim& c : added) *entity.add_claims() = c;
     } else {
-      absl::StatusOr<state::Entity> all = GetEntity(keys::Org(org_id));
-      if (!all.ok()) return all.status();
-      entity = *std::move(all);
+      // The stored claims, then this batch's, each as this batch left it.
+      absl::StatusOr<state::Entity> stored = base_.GetEntity(keys::Org(org_id));
+      if (!stored.ok()) return stored.status();
+      entity = *std::move(stored);
+      for (const state::Claim& c : added) *entity.add_claims() = c;
+      for (state::Claim& c : *entity.mutable_claims()) {
+        auto it = overlay_.find(keys::ClaimKey(keys::Org(org_id), c.position()));
+        if (it != overlay_.end() && it->second.has_value() && !c.ParseFromString(*it->second)) {
+          return absl::DataLossError(absl::StrCat("a claim of '", org_id, "' is corrupt"));
+        }
+      }
     }
     std::optional<v1::Organization> after = FoldOrganization(entity, ClaimFilter::Now(0));
     auto names = [](const std::optional<v1::Organization>& o) {
@@ -387,13 +378,16 @@ class Projector::Batch final : public StateReader {
     } else if (before.has_value()) {
       Delete(keys::OrgView(org_id));
     }
+    if (before.has_value() && (!after.has_value() || after->name() != before->name())) {
+      Put(keys::NamesVersionKey(), keys::Fixed64(applied));
+    }
     return absl::OkStatus();
   }
 
   Projector* p_;
   std::unique_ptr<store::StateSnapshot> snapshot_;
   SnapshotReader base_;
-  std::map<std::string, std::optional<std::string>, std::less<>> overlay_;
+  absl::flat_hash_map<std::string, std::optional<std::string>> overlay_;
   std::map<std::string, std::vector<state::Claim>> new_org_claims_;
   std::set<std::string> rewritten_orgs_;
 };
@@ -426,6 +420,8 @@ absl::Status Projector::ApplyUpTo(uint64_t end, size_t max_batch_events,
     if (stop && stop()) return absl::OkStatus();
     absl::StatusOr<std::unique_ptr<store::StateSnapshot>> snapshot = log_->SnapshotState();
     if (!snapshot.ok()) return snapshot.status();
+    // The cache of heads only grows; bound it by starting over.
+    if (heads_.size() > kMaxCachedHeads) heads_.clear();
     Batch batch(this, *std::move(snapshot));
     const state::Stats stats_before = stats_;
     uint64_t at = applied();

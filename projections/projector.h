@@ -22,7 +22,9 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "dealwire/state/v1/state.pb.h"
@@ -56,11 +58,21 @@ class Projector {
  private:
   class Batch;
 
+  // What is known of an entity's first claim: whether there is one, and the
+  // organizations it names. Never changes once there is one (claims keep
+  // their org ids), so it is cached across batches.
+  struct Head {
+    bool exists = false;
+    std::vector<std::string> orgs;
+  };
+  static constexpr size_t kMaxCachedHeads = 500000;
+
   store::EventLog* log_;
   uint64_t generation_;
   std::string prefix_;
   std::atomic<uint64_t> applied_{0};
   dealwire::state::v1::Stats stats_;
+  absl::flat_hash_map<std::string, Head> heads_;  // owned by the applying thread
 };
 
 // Returns a digest (hex) of every key and value of `generation`, as of

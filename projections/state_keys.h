@@ -18,7 +18,14 @@
 //   p/<partnership>!<pos>    → state.v1.Claim: PartnershipFormed/Ended
 //   f/<facility>!<position>  → state.v1.Claim: FacilityAnnounced
 //   x/<BASE>-<QUOTE>!<pos>   → state.v1.Claim: FxRateReported
+//   h/<entity key>           → the org ids of the entity's first claim, comma-
+//                              separated: whether it exists, and whom a stage
+//                              change or a partnership's end is about
 //   t/<org>/<position>       → the key of the claim (above): the org's timeline
+//   v/<org>                  → position of the last claim naming the org (or
+//                              retracting or correcting one that does)
+//   nv                       → position of the last change of a registered
+//                              organization's name (or its removal)
 //   dc/<company>/<deal>      → "" deals of a company (raising or acquired)
 //   di/<investor>/<deal>     → "" deals of an investor or acquirer
 //   hs/<holder>/<company>    → "" stakes disclosed
@@ -39,6 +46,11 @@
 namespace dealwire::projections::keys {
 
 inline constexpr absl::string_view kGeneration = "generation";
+
+// The layout version of the state below. Opening state of another version
+// drops it and projects the log again (the state is derived from the log).
+inline constexpr absl::string_view kFormat = "format";
+inline constexpr absl::string_view kFormatVersion = "3";
 
 inline std::string GenerationPrefix(uint64_t generation) {
   return absl::StrCat("g", generation, "/");
@@ -88,6 +100,10 @@ inline std::string ClaimKey(absl::string_view entity_key, uint64_t position) {
 inline std::string ClaimsPrefix(absl::string_view entity_key) {
   return absl::StrCat(entity_key, std::string(1, kClaimSeparator));
 }
+
+inline std::string VersionKey(absl::string_view org) { return absl::StrCat("v/", org); }
+inline std::string NamesVersionKey() { return "nv"; }
+inline std::string HeadKey(absl::string_view entity_key) { return absl::StrCat("h/", entity_key); }
 
 inline std::string TimelinePrefix(absl::string_view org) { return absl::StrCat("t/", org, "/"); }
 inline std::string Timeline(absl::string_view org, uint64_t position) {

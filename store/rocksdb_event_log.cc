@@ -294,17 +294,18 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
   db_options.allow_concurrent_memtable_write = false;
 
   std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(o.block_cache_bytes);
-  enum class Access { kScan, kIndex, kPointLookup };
+  enum class Access { kScan, kIndex, kPointLookup, kState };
   auto cf_options = [&](Access access, size_t write_buffer) {
     const bool point_lookups = access == Access::kPointLookup;
+    const bool state = access == Access::kState;
     rocksdb::BlockBasedTableOptions table;
     table.block_cache = cache;
     table.block_size = 16 << 10;
     table.cache_index_and_filter_blocks = true;
     table.pin_l0_filter_and_index_blocks_in_cache = true;
-    if (point_lookups) {
-      // Most id lookups are for new ids: a bloom filter answers "absent"
-      // without reading a block.
+    if (point_lookups || state) {
+      // Most id lookups are for new ids (and most state lookups for absent
+      // keys): a bloom filter answers "absent" without reading a block.
       table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
       table.whole_key_filtering = true;
     }
@@ -321,6 +322,10 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
     cf.level_compaction_dynamic_level_bytes = true;
     if (access == Access::kIndex) {
       cf.memtable_insert_with_hint_prefix_extractor = std::make_shared<IndexKeyPrefix>();
+    }
+    if (state) {
+      cf.memtable_whole_key_filtering = true;
+      cf.memtable_prefix_bloom_size_ratio = 0.02;
     }
     if (point_lookups) {
       // Only Get/MultiGet on this family (never iteration): a hash table
@@ -339,7 +344,7 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
       {kEventIdsCf, cf_options(Access::kPointLookup, 32 << 20)},
       {kTagsCf, cf_options(Access::kIndex, 32 << 20)},
       {kMetadataCf, cf_options(Access::kScan, 4 << 20)},
-      {kStateCf, cf_options(Access::kScan, 64 << 20)},
+      {kStateCf, cf_options(Access::kState, 64 << 20)},
   };
 
   rocksdb::DB* raw = nullptr;

@@ -526,7 +526,22 @@ TEST_F(MarketIntelTest, ReadYourWritesAndOutOfRange) {
                               Investment(c + "-x", "", x, c, 5000000, v1::DEAL_STAGE_ANNOUNCED));
   // Immediately after the append, min_position makes the query see it.
   ASSERT_OK_AND_ASSIGN(v1::CapTable table, CapTable(c, p, true));
-  EXPECT_NE(Line(table, x), nullptr);
+  ASSERT_NE(Line(table, x), nullptr);
+  EXPECT_EQ(Line(table, x)->name(), "Company " + x);
+  // A holder's new name shows at once in the (cached) current table.
+  v1::Event rename = OrgUpdated(x, "renamed");
+  rename.mutable_payload()->mutable_organization_updated()->set_name("Renamed Capital");
+  const uint64_t renamed = AppendTo(OrgStream(x), rename);
+  ASSERT_OK_AND_ASSIGN(table, CapTable(c, renamed, true));
+  ASSERT_NE(Line(table, x), nullptr);
+  EXPECT_EQ(Line(table, x)->name(), "Renamed Capital");
+  // And a new investment at once too.
+  const std::string y = NewOrgId("y");
+  AppendAll({Investor(y)});
+  const uint64_t more = AppendTo("deal/" + c + "-y",
+                                 Investment(c + "-y", "", y, c, 1000000, v1::DEAL_STAGE_CLOSED));
+  ASSERT_OK_AND_ASSIGN(table, CapTable(c, more, true));
+  EXPECT_NE(Line(table, y), nullptr);
   EXPECT_THAT(CapTable(c, p + 1000), StatusIsWith(absl::StatusCode::kOutOfRange, "min_position"));
   EXPECT_THAT(CapTable(c, 0, false, KnownAt(p + 1000)),
               StatusIsWith(absl::StatusCode::kOutOfRange, "known_at"));
