@@ -1,6 +1,9 @@
 #include "projections/market_projections.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <map>
@@ -24,6 +27,9 @@ namespace {
 namespace state = dealwire::state::v1;
 
 constexpr int32_t kDefaultPageSize = 100;
+// Nice value of the projector thread (0 is the default, 19 the lowest
+// priority).
+constexpr int kProjectorNice = 10;
 constexpr int32_t kMaxPageSize = 1000;
 
 absl::Status Invalid(absl::string_view field, absl::string_view what) {
@@ -313,6 +319,10 @@ absl::StatusOr<std::unique_ptr<MarketProjections>> MarketProjections::Open(store
   if (absl::Status s = p->live_->Load(); !s.ok()) return s;
   p->follower_ = std::thread([raw = p.get()] {
     pthread_setname_np(pthread_self(), "dw-projector");
+    // Appends come first: when the cores are busy, the projections trail
+    // (the lag GetStats reports, which min_position waits out) instead of
+    // taking CPU from the writer. Best effort: an error leaves the default.
+    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kProjectorNice);
     raw->FollowLoop();
   });
   return p;
