@@ -99,37 +99,6 @@ std::optional<double> ProcessAgeSeconds(pid_t pid) {
   return uptime - std::stod(field) / ticks;
 }
 
-// Client and server CPU use over one measurement, as " client_cpu=… server_cpu=…".
-class CpuReport {
- public:
-  explicit CpuReport(pid_t server_pid)
-      : client_(0),
-        server_(server_pid),
-        has_server_(server_pid > 0),
-        client_start_(CpuMark::Now(client_)),
-        server_start_(CpuMark::Now(server_)) {}
-
-  std::string Finish() const {
-    std::string out;
-    if (std::optional<double> c = client_start_.CoresSince(client_)) {
-      out += fmt::format(" client_cpu={:.2f}", *c);
-    }
-    if (has_server_) {
-      if (std::optional<double> s = server_start_.CoresSince(server_)) {
-        out += fmt::format(" server_cpu={:.2f}", *s);
-      }
-    }
-    return out;
-  }
-
- private:
-  CpuClock client_;
-  CpuClock server_;
-  bool has_server_;
-  CpuMark client_start_;
-  CpuMark server_start_;
-};
-
 uint64_t RandomSeed() {
   std::random_device rd;
   return (static_cast<uint64_t>(rd()) << 32) ^ rd();

@@ -250,37 +250,6 @@ class Env {
   bool orgs_registered_ = false;
 };
 
-// Client and server CPU use over one scenario, as " client_cpu=… server_cpu=…".
-class CpuReport {
- public:
-  explicit CpuReport(const Flags& flags)
-      : client_(0),
-        server_(flags.server_pid),
-        has_server_(flags.server_pid > 0),
-        client_start_(CpuMark::Now(client_)),
-        server_start_(CpuMark::Now(server_)) {}
-
-  std::string Finish() const {
-    std::string out;
-    if (std::optional<double> c = client_start_.CoresSince(client_)) {
-      out += fmt::format(" client_cpu={:.2f}", *c);
-    }
-    if (has_server_) {
-      if (std::optional<double> s = server_start_.CoresSince(server_)) {
-        out += fmt::format(" server_cpu={:.2f}", *s);
-      }
-    }
-    return out;
-  }
-
- private:
-  CpuClock client_;
-  CpuClock server_;
-  bool has_server_;
-  CpuMark client_start_;
-  CpuMark server_start_;
-};
-
 // ---------------------------------------------------------------------------
 // Closed-loop call driver
 // ---------------------------------------------------------------------------
@@ -628,7 +597,7 @@ bool RunAppendScenario(Env& env, int callers, int batch) {
   if (flags.warmup > 0 && flags.events == 0) {
     UpdateLoad(env, stubs, callers, batch, flags.warmup, 0);
   }
-  CpuReport cpu(flags);
+  CpuReport cpu(flags.server_pid);
   const CallTotals t = UpdateLoad(env, stubs, callers, batch, flags.duration, flags.events);
   const std::string cpu_text = cpu.Finish();
   const double rate = t.seconds > 0 ? static_cast<double>(t.ok_events) / t.seconds : 0;
@@ -671,7 +640,7 @@ bool RunPingScenario(Env& env) {
     return driver.Run(SecondsFlag(seconds));
   };
   if (flags.warmup > 0) run(flags.warmup);
-  CpuReport cpu(flags);
+  CpuReport cpu(flags.server_pid);
   const CallTotals t = run(flags.duration);
   const std::string cpu_text = cpu.Finish();
   fmt::print(
@@ -843,7 +812,7 @@ bool RunCatchupScenario(Env& env) {
   request.set_max_batch_events(flags.catchup_batch);
   CatchupProgress progress;
   grpc::Status status;
-  CpuReport cpu(flags);
+  CpuReport cpu(flags.server_pid);
   const SteadyClock::time_point start = SteadyClock::now();
   if (flags.catchup_client == "sync") {
     // One blocking reader: the reading thread polls the connection itself.
@@ -1220,7 +1189,7 @@ bool RunLiveScenario(Env& env) {
   }
 
   PacedAppender appender(env, *append_stubs[0], flags.live_batch, flags.max_inflight);
-  CpuReport cpu(flags);
+  CpuReport cpu(flags.server_pid);
   const SteadyClock::time_point start = SteadyClock::now();
   if (ok && !appender.Run(ticks, interval)) {
     fmt::print(stderr, "{}: appends did not complete in time\n", name);

@@ -9,6 +9,8 @@
 #include <sstream>
 #include <string>
 
+#include "absl/strings/str_format.h"
+
 namespace dealwire::bench {
 namespace {
 
@@ -109,6 +111,19 @@ std::optional<double> CpuMark::CoresSince(const CpuClock& clock) const {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall).count();
   if (!now_cpu || !cpu_seconds || wall_seconds <= 0) return std::nullopt;
   return (*now_cpu - *cpu_seconds) / wall_seconds;
+}
+
+std::string CpuReport::Finish() const {
+  std::string out;
+  if (std::optional<double> c = client_start_.CoresSince(client_)) {
+    out += absl::StrFormat(" client_cpu=%.2f", *c);
+  }
+  if (has_server_) {
+    if (std::optional<double> s = server_start_.CoresSince(server_)) {
+      out += absl::StrFormat(" server_cpu=%.2f", *s);
+    }
+  }
+  return out;
 }
 
 }  // namespace dealwire::bench

@@ -26,6 +26,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace dealwire::bench {
@@ -93,6 +94,28 @@ struct CpuMark {
   // Returns the cores used by `clock`'s process since this mark (CPU seconds /
   // wall seconds), or nullopt when either reading failed.
   std::optional<double> CoresSince(const CpuClock& clock) const;
+};
+
+// Client and server CPU use over one measurement, as " client_cpu=… server_cpu=…"
+// (the server's only when its pid is known, > 0).
+class CpuReport {
+ public:
+  explicit CpuReport(pid_t server_pid)
+      : client_(0),
+        server_(server_pid),
+        has_server_(server_pid > 0),
+        client_start_(CpuMark::Now(client_)),
+        server_start_(CpuMark::Now(server_)) {}
+
+  // Returns the cores used since construction, formatted as above.
+  std::string Finish() const;
+
+ private:
+  CpuClock client_;
+  CpuClock server_;
+  bool has_server_;
+  CpuMark client_start_;
+  CpuMark server_start_;
 };
 
 }  // namespace dealwire::bench

@@ -38,6 +38,7 @@
 #   KEEP_LOG=1     print the tail of the server's log at the end, not only on
 #                  failure
 set -euo pipefail
+source "$(dirname "$0")/start_line.sh"
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'; }
 
@@ -137,22 +138,7 @@ start_ns=$(date +%s%N)
 "$server_bin" --data-dir "$data" --listen 127.0.0.1:0 2>"$log" &
 server_pid=$!
 # The start line: "dealwired <version> started data_dir=<dir> listen=<host>:<port> pid=<pid>".
-port=
-for _ in $(seq 1 $((start_timeout * 10))); do
-  if line=$(grep -m1 ' started ' "$log" 2>/dev/null); then
-    port=$(sed -n 's/.* listen=[^ ]*:\([0-9][0-9]*\)\( .*\)\{0,1\}$/\1/p' <<<"$line")
-    break
-  fi
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    echo "run_intel_bench: dealwired exited before it started" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
-if [[ -z $port ]]; then
-  echo "run_intel_bench: no start line with a port from dealwired within $start_timeout s" >&2
-  exit 1
-fi
+port=$(wait_for_port "$log" "$server_pid" $start_timeout run_intel_bench) || exit 1
 server=127.0.0.1:$port
 started_ms=$((($(date +%s%N) - start_ns) / 1000000))
 started_s=$((started_ms / 1000)).$(printf %03d $((started_ms % 1000)))

@@ -19,6 +19,7 @@
 #   TMPDIR        where the temporary data directory goes (default: /tmp)
 #   KEEP_LOG=1    print the server's log at the end, not only on failure
 set -euo pipefail
+source "$(dirname "$0")/start_line.sh"
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${BUILD_DIR:-$repo/build}
@@ -69,22 +70,7 @@ trap 'exit 143' TERM
 server_pid=$!
 
 # The start line: "dealwired <version> started data_dir=<dir> listen=<host>:<port> pid=<pid>".
-port=
-for _ in $(seq 1 300); do  # 30 s
-  if line=$(grep -m1 ' started ' "$log" 2>/dev/null); then
-    port=$(sed -n 's/.* listen=[^ ]*:\([0-9][0-9]*\)\( .*\)\{0,1\}$/\1/p' <<<"$line")
-    break
-  fi
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    echo "run_server_bench: dealwired exited before it started" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
-if [[ -z $port ]]; then
-  echo "run_server_bench: no start line with a port from dealwired within 30 s" >&2
-  exit 1
-fi
+port=$(wait_for_port "$log" "$server_pid" 30 run_server_bench) || exit 1
 server=127.0.0.1:$port
 
 serving=0

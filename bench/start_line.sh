@@ -1,0 +1,25 @@
+# Sourced by the bench scripts: waits for dealwired's start line.
+#
+#   source bench/start_line.sh
+#   port=$(wait_for_port "$log" "$server_pid" 30 run_server_bench) || exit 1
+#
+# The start line is "dealwired <version> started data_dir=<dir>
+# listen=<host>:<port> pid=<pid>". Prints the port; fails (with a message on
+# stderr naming the caller) when the server exits first or prints no start
+# line within the timeout.
+wait_for_port() {
+  local log=$1 pid=$2 timeout_s=$3 who=$4 line port
+  for _ in $(seq 1 $((timeout_s * 10))); do
+    if line=$(grep -m1 ' started ' "$log" 2>/dev/null); then
+      port=$(sed -n 's/.* listen=[^ ]*:\([0-9][0-9]*\)\( .*\)\{0,1\}$/\1/p' <<<"$line")
+      [[ -n $port ]] && { echo "$port"; return 0; }
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "$who: dealwired exited before it started" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "$who: no start line with a port from dealwired within $timeout_s s" >&2
+  return 1
+}
