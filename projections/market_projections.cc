@@ -229,11 +229,20 @@ class MarketProjections::Query {
       FillCapTableNames(names, &*table);
       return table;
     }
+    // What the table depends on changed last at the company's latest claim
+    // (its timeline), a retraction or correction of one (v/), or a name
+    // change (nv).
     uint64_t version = 0;
     for (const std::string& key : {keys::VersionKey(company), keys::NamesVersionKey()}) {
       absl::StatusOr<std::optional<std::string>> raw = reader_->Get(key);
       if (!raw.ok()) return raw.status();
       if (raw->has_value()) version = std::max(version, keys::ParseFixed64(**raw));
+    }
+    const std::string timeline = keys::TimelinePrefix(company);
+    absl::StatusOr<std::optional<std::string>> last = reader_->LastKey(timeline);
+    if (!last.ok()) return last.status();
+    if (last->has_value()) {
+      version = std::max(version, keys::ParseFixed64(absl::string_view(**last).substr(timeline.size())));
     }
     const std::string cache_key =
         absl::StrCat(generation_, "/", company, include_pending ? "/pending" : "/closed");

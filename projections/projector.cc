@@ -7,8 +7,6 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -65,18 +63,16 @@ std::string EntityKeyOf(const v1::EventPayload& p) {
   return "";
 }
 
-state::Claim MakeClaim(const store::RecordedEvent& recorded, v1::Event& event) {
-  state::Claim claim;
-  claim.set_position(recorded.position.value());
-  claim.set_event_id(recorded.event_id);
-  const int64_t micros = absl::ToUnixMicros(recorded.recorded_time);
-  claim.mutable_recorded_time()->set_seconds(micros / 1000000);
-  claim.mutable_recorded_time()->set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
-  *claim.mutable_effective() = std::move(*event.mutable_effective());
-  claim.set_confidence(event.confidence());
-  *claim.mutable_sources() = std::move(*event.mutable_sources());
-  *claim.mutable_payload() = std::move(*event.mutable_payload());
-  return claim;
+// Appends field `org_ids` (13) of state.v1.Claim for `org` to `out`.
+void AppendOrgId(absl::string_view org, std::string* out) {
+  out->push_back(static_cast<char>((13 << 3) | 2));  // field 13, length-delimited
+  size_t n = org.size();
+  while (n >= 0x80) {
+    out->push_back(static_cast<char>((n & 0x7f) | 0x80));
+    n >>= 7;
+  }
+  out->push_back(static_cast<char>(n));
+  out->append(org.data(), org.size());
 }
 
 std::string ToHex(uint64_t a, uint64_t b) { return absl::StrFormat("%016x%016x", a, b); }
@@ -118,6 +114,17 @@ class Projector::Batch final : public StateReader {
     return absl::OkStatus();
   }
 
+  absl::StatusOr<std::optional<std::string>> LastKey(absl::string_view prefix) const override {
+    absl::StatusOr<std::optional<std::string>> last = base_.LastKey(prefix);
+    if (!last.ok()) return last;
+    for (const auto& [k, v] : overlay_) {
+      if (v.has_value() && absl::StartsWith(k, prefix) && (!last->has_value() || k > **last)) {
+        *last = k;
+      }
+    }
+    return last;
+  }
+
   void Put(std::string key, std::string value) { overlay_[std::move(key)] = std::move(value); }
   void Delete(std::string key) { overlay_[std::move(key)] = std::nullopt; }
 
@@ -143,18 +150,19 @@ class Projector::Batch final : public StateReader {
     if (payload.has_event_retracted() || payload.has_event_corrected()) {
       return ApplyToTarget(recorded, event);
     }
-    state::Claim claim = MakeClaim(recorded, event);
-    const std::string entity_key = EntityKeyOf(claim.payload());
-    const std::string claim_key = keys::ClaimKey(entity_key, claim.position());
+    const v1::EventPayload& p = event.payload();
+    const uint64_t position = recorded.position.value();
+    const std::string entity_key = EntityKeyOf(p);
+    const std::string claim_key = keys::ClaimKey(entity_key, position);
     // The organizations a claim is about: those it names, and for a stage
     // change or a partnership's end those of the deal or partnership (from
     // this state, which holds every earlier event, committed together or
     // not).
-    std::vector<std::string> orgs = DirectOrgIds(claim.payload());
+    std::vector<std::string> orgs = DirectOrgIds(p);
     absl::StatusOr<const Head*> head = FindHead(entity_key);
     if (!head.ok()) return head.status();
     const bool fresh = !(*head)->exists;
-    if (claim.payload().has_deal_stage_changed() || claim.payload().has_partnership_ended()) {
+    if (p.has_deal_stage_changed() || p.has_partnership_ended()) {
       orgs.insert(orgs.end(), (*head)->orgs.begin(), (*head)->orgs.end());
       std::sort(orgs.begin(), orgs.end());
       orgs.erase(std::unique(orgs.begin(), orgs.end()), orgs.end());
@@ -163,14 +171,12 @@ class Projector::Batch final : public StateReader {
       p_->heads_[entity_key] = Head{true, orgs};
       Put(keys::HeadKey(entity_key), absl::StrJoin(orgs, ","));
     }
-    for (std::string& org : orgs) {
-      Put(keys::VersionKey(org), keys::Fixed64(claim.position()));
-      claim.add_org_ids(std::move(org));
-    }
-    for (const std::string& org : claim.org_ids()) {
-      Put(keys::Timeline(org, claim.position()), claim_key);
-    }
-    const v1::EventPayload& p = claim.payload();
+    // The claim is the stored event itself (state.v1.Claim shares its field
+    // numbers) followed by its org ids: no re-encoding.
+    std::string claim;
+    AppendEventWire(recorded, &claim);
+    for (const std::string& org : orgs) AppendOrgId(org, &claim);
+    for (const std::string& org : orgs) Put(keys::Timeline(org, position), claim_key);
     switch (p.payload_case()) {
       case Case::kOrganizationRegistered:
         stats.set_organizations(stats.organizations() + 1);
@@ -223,9 +229,11 @@ class Projector::Batch final : public StateReader {
     if (p.has_organization_registered() || p.has_organization_updated()) {
       const std::string& org = p.has_organization_registered() ? p.organization_registered().org_id()
                                                                : p.organization_updated().org_id();
-      new_org_claims_[org].push_back(claim);
+      state::Claim parsed;
+      if (!parsed.ParseFromString(claim)) return absl::InternalError("a claim does not parse");
+      new_org_claims_[org].push_back(std::move(parsed));
     }
-    Put(claim_key, claim.SerializeAsString());
+    Put(claim_key, std::move(claim));
     return absl::OkStatus();
   }
 

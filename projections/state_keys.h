@@ -22,8 +22,8 @@
 //                              separated: whether it exists, and whom a stage
 //                              change or a partnership's end is about
 //   t/<org>/<position>       → the key of the claim (above): the org's timeline
-//   v/<org>                  → position of the last claim naming the org (or
-//                              retracting or correcting one that does)
+//   v/<org>                  → position of the last retraction or correction
+//                              of a claim naming the org
 //   nv                       → position of the last change of a registered
 //                              organization's name (or its removal)
 //   dc/<company>/<deal>      → "" deals of a company (raising or acquired)
@@ -50,7 +50,7 @@ inline constexpr absl::string_view kGeneration = "generation";
 // The layout version of the state below. Opening state of another version
 // drops it and projects the log again (the state is derived from the log).
 inline constexpr absl::string_view kFormat = "format";
-inline constexpr absl::string_view kFormatVersion = "3";
+inline constexpr absl::string_view kFormatVersion = "5";
 
 inline std::string GenerationPrefix(uint64_t generation) {
   return absl::StrCat("g", generation, "/");

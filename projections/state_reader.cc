@@ -101,6 +101,12 @@ absl::Status SnapshotReader::Scan(
                          });
 }
 
+absl::StatusOr<std::optional<std::string>> SnapshotReader::LastKey(absl::string_view prefix) const {
+  absl::StatusOr<std::optional<std::string>> key = snapshot_->LastKey(absl::StrCat(prefix_, prefix));
+  if (!key.ok() || !key->has_value()) return key;
+  return std::optional<std::string>((*key)->substr(prefix_.size()));
+}
+
 absl::StatusOr<std::vector<v1::Deal>> LoadCompanyDeals(const StateReader& reader,
                                                        absl::string_view company_id,
                                                        const ClaimFilter& filter) {

@@ -40,6 +40,10 @@ class StateReader {
       const std::function<bool(absl::string_view key, absl::string_view value)>& visit,
       absl::string_view start_after = "") const = 0;
 
+  // Returns the last key under `prefix` (relative to the generation), or
+  // nullopt.
+  virtual absl::StatusOr<std::optional<std::string>> LastKey(absl::string_view prefix) const = 0;
+
   // Returns the claims about the entity `entity_key` (keys::Org(id), …) in
   // position order (none when it has none), or DATA_LOSS when one does not
   // parse.
@@ -71,6 +75,7 @@ class SnapshotReader final : public StateReader {
   absl::Status Scan(absl::string_view prefix,
                     const std::function<bool(absl::string_view, absl::string_view)>& visit,
                     absl::string_view start_after = "") const override;
+  absl::StatusOr<std::optional<std::string>> LastKey(absl::string_view prefix) const override;
 
  private:
   const store::StateSnapshot* snapshot_;

@@ -96,6 +96,10 @@ class StateSnapshot {
   virtual absl::Status Scan(
       absl::string_view prefix, absl::string_view start_after,
       const std::function<bool(absl::string_view key, absl::string_view value)>& visit) const = 0;
+
+  // Returns the last key that starts with `prefix`, or nullopt when there is
+  // none. Returns read errors (INTERNAL, DATA_LOSS).
+  virtual absl::StatusOr<std::optional<std::string>> LastKey(absl::string_view prefix) const = 0;
 };
 
 struct Options {

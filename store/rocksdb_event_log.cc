@@ -1154,16 +1154,7 @@ class RocksDbStateSnapshot final : public StateSnapshot {
       const override {
     // Creating an iterator costs far more than a seek, and queries scan many
     // short ranges: reuse one (a nested or concurrent Scan makes its own).
-    std::unique_ptr<rocksdb::Iterator> it;
-    {
-      std::lock_guard l(spare_mu_);
-      it = std::move(spare_);
-    }
-    if (it == nullptr) {
-      rocksdb::ReadOptions ro;
-      ro.snapshot = snapshot_;
-      it.reset(db_->NewIterator(ro, cf_));
-    }
+    std::unique_ptr<rocksdb::Iterator> it = Take();
     if (start_after.empty() || start_after < prefix) {
       it->Seek(ToSlice(prefix));
     } else {
@@ -1174,14 +1165,43 @@ class RocksDbStateSnapshot final : public StateSnapshot {
       if (!visit(ToView(it->key()), ToView(it->value()))) break;
     }
     absl::Status status = FromRocks(it->status(), "scanning state");
-    if (status.ok()) {
-      std::lock_guard l(spare_mu_);
-      if (spare_ == nullptr) spare_ = std::move(it);
-    }
+    Return(std::move(it), status);
     return status;
   }
 
+  absl::StatusOr<std::optional<std::string>> LastKey(absl::string_view prefix) const override {
+    std::unique_ptr<rocksdb::Iterator> it = Take();
+    // Every key with the prefix sorts at or before prefix + 0xff…: keys here
+    // are at most 1024 bytes.
+    std::string bound(prefix);
+    bound.append(1025 - std::min<size_t>(prefix.size(), 1024), '\xff');
+    it->SeekForPrev(ToSlice(bound));
+    std::optional<std::string> key;
+    if (it->Valid() && it->key().starts_with(ToSlice(prefix))) key = it->key().ToString();
+    absl::Status status = FromRocks(it->status(), "reading state");
+    Return(std::move(it), status);
+    if (!status.ok()) return status;
+    return key;
+  }
+
  private:
+  // The spare iterator, or a new one when it is in use.
+  std::unique_ptr<rocksdb::Iterator> Take() const {
+    {
+      std::lock_guard l(spare_mu_);
+      if (spare_ != nullptr) return std::move(spare_);
+    }
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snapshot_;
+    return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(ro, cf_));
+  }
+  // Keeps `it` as the spare when it is healthy and there is none.
+  void Return(std::unique_ptr<rocksdb::Iterator> it, const absl::Status& status) const {
+    if (!status.ok()) return;
+    std::lock_guard l(spare_mu_);
+    if (spare_ == nullptr) spare_ = std::move(it);
+  }
+
   std::shared_lock<std::shared_mutex> lock_;
   rocksdb::DB* db_;
   rocksdb::ColumnFamilyHandle* cf_;
