@@ -442,12 +442,14 @@ absl::Status Projector::ApplyUpTo(uint64_t end, size_t max_batch_events,
           log_->ReadAll(store::Direction::kForwards, store::Position(at + 1), want);
       if (!events.ok()) {
         stats_ = stats_before;
+        heads_.clear();  // it may name entities of the batch that was not written
         return events.status();
       }
       if (events->empty()) break;
       for (const store::RecordedEvent& e : *events) {
         if (absl::Status s = batch.Apply(e); !s.ok()) {
           stats_ = stats_before;
+          heads_.clear();  // it may name entities of the batch that was not written
           return absl::Status(s.code(), absl::StrCat("projecting position ",
                                                      e.position.value(), ": ", s.message()));
         }
@@ -459,6 +461,7 @@ absl::Status Projector::ApplyUpTo(uint64_t end, size_t max_batch_events,
     if (at == applied()) break;  // nothing more is committed
     if (absl::Status s = batch.Finish(at); !s.ok()) {
       stats_ = stats_before;
+      heads_.clear();  // it may name entities of the batch that was not written
       return s;
     }
     applied_.store(at, std::memory_order_release);

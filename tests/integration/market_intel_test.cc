@@ -635,6 +635,25 @@ TEST_F(MarketIntelTest, ProjectionsResumeAfterRestartWithoutReplay) {
   EXPECT_OK(Call(&v1::MarketIntel::Stub::GetOrganization, org).status());
 }
 
+TEST_F(MarketIntelTest, ProjectionsSurviveKillNineAndApplyEachEventOnce) {
+  const uint64_t last = LoadSeed();
+  ASSERT_OK_AND_ASSIGN(v1::CapTable before, CapTable("openai", last, true));
+  ASSERT_OK_AND_ASSIGN(v1::GetStatsResponse stats_before, Stats(true));
+  ASSERT_OK(server().Kill().status());
+  StartServer();
+  Connect();
+  // Whatever batch the projections resume after, the state they reach is the
+  // same, and no event is counted twice.
+  ASSERT_OK_AND_ASSIGN(v1::CapTable after, CapTable("openai", last, true));
+  EXPECT_TRUE(MessageDifferencer::Equals(before, after)) << after.DebugString();
+  ASSERT_OK_AND_ASSIGN(v1::GetStatsResponse stats_after, Stats(true));
+  EXPECT_EQ(stats_after.projection_position(), last);
+  EXPECT_EQ(stats_after.state_digest(), stats_before.state_digest());
+  uint64_t counted = 0;
+  for (const auto& [type, n] : stats_after.events_by_type()) counted += n;
+  EXPECT_EQ(counted, last);
+}
+
 // --- Synthetic data: point in time = fresh fold; rebuild = live ------------------
 
 std::vector<v1::Event> Synthetic(size_t n) {
