@@ -29,6 +29,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -348,6 +349,15 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
   };
 
   rocksdb::DB* raw = nullptr;
+  if (o.create_if_missing) {
+    // RocksDB creates the directory itself but not its parents.
+    std::error_code ec;
+    std::filesystem::create_directories(path, ec);
+    if (ec) {
+      return absl::InternalError(
+          absl::StrCat("creating the directory of the event log ", path, ": ", ec.message()));
+    }
+  }
   rocksdb::Status s = rocksdb::DB::Open(db_options, path, cfs, &log->handles_, &raw);
   if (!s.ok()) {
     const std::string msg = s.ToString();
