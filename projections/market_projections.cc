@@ -328,9 +328,10 @@ absl::StatusOr<std::unique_ptr<MarketProjections>> MarketProjections::Open(store
   if (absl::Status s = p->live_->Load(); !s.ok()) return s;
   p->follower_ = std::thread([raw = p.get()] {
     pthread_setname_np(pthread_self(), "dw-projector");
-    // Appends come first: when the cores are busy, the projections trail
-    // (the lag GetStats reports, which min_position waits out) instead of
-    // taking CPU from the writer. Best effort: an error leaves the default.
+    // Appends and live delivery come first: the projector runs at a lower
+    // CPU priority. Under full load the projections trail — the lag GetStats
+    // reports and min_position waits out — and catch up when the load drops.
+    // Best effort: an error leaves the default priority.
     setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kProjectorNice);
     raw->FollowLoop();
   });

@@ -435,7 +435,7 @@ absl::Status Projector::ApplyUpTo(uint64_t end, size_t max_batch_events,
     uint64_t at = applied();
     size_t count = 0, bytes = 0;
     // A batch holds its events' claims until written: bound it by bytes too.
-    constexpr size_t kMaxBatchBytes = 32 << 20;
+    constexpr size_t kMaxBatchBytes = 8 << 20;
     while (at < end && count < max_batch_events && bytes < kMaxBatchBytes) {
       const size_t want = std::min<uint64_t>({kReadPage, end - at, max_batch_events - count});
       absl::StatusOr<std::vector<store::RecordedEvent>> events =

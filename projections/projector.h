@@ -45,7 +45,7 @@ class Projector {
   uint64_t generation() const { return generation_; }
 
   // Applies the committed events after applied() up to `end` inclusive, in
-  // batches of at most `max_batch_events` (and about 32 MiB of events). `on_batch` (optional) is called
+  // batches of at most `max_batch_events` (and about 8 MiB of events). `on_batch` (optional) is called
   // after each batch is written with the new applied position; `stop`
   // (optional) is asked before each batch and ends the call early with OK.
   // Returns the log's read errors, DATA_LOSS for an event that does not
