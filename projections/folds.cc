@@ -540,6 +540,32 @@ std::optional<ResolvedClaim> Resolve(const state::Claim& claim, const ClaimFilte
 // Organizations
 // ---------------------------------------------------------------------------
 
+void ApplyOrganizationUpdate(const v1::OrganizationUpdated& u, v1::Organization* out) {
+  if (u.has_name()) out->set_name(u.name());
+  if (u.has_kind()) out->set_kind(u.kind());
+  if (u.has_parent_org_id()) out->set_parent_org_id(u.parent_org_id());
+  if (u.replace_sectors()) *out->mutable_sectors() = u.sectors();
+  auto* aliases = out->mutable_aliases();
+  for (const std::string& alias : u.add_aliases()) {
+    if (std::find(aliases->begin(), aliases->end(), alias) == aliases->end()) {
+      *aliases->Add() = alias;
+    }
+  }
+  if (!u.remove_aliases().empty()) {
+    google::protobuf::RepeatedPtrField<std::string> kept;
+    for (const std::string& alias : *aliases) {
+      if (std::find(u.remove_aliases().begin(), u.remove_aliases().end(), alias) ==
+          u.remove_aliases().end()) {
+        *kept.Add() = alias;
+      }
+    }
+    aliases->Swap(&kept);
+  }
+  if (u.has_founded()) *out->mutable_founded() = u.founded();
+  if (u.has_description()) out->set_description(u.description());
+  if (u.has_website()) out->set_website(u.website());
+}
+
 std::optional<v1::Organization> FoldOrganization(const state::Entity& org,
                                                  const ClaimFilter& filter) {
   std::optional<v1::Organization> out;
@@ -560,30 +586,7 @@ std::optional<v1::Organization> FoldOrganization(const state::Entity& org,
       out->set_website(reg.website());
       out->set_registered_position(r->position);
     } else if (r->payload->has_organization_updated() && out) {
-      const v1::OrganizationUpdated& u = r->payload->organization_updated();
-      if (u.has_name()) out->set_name(u.name());
-      if (u.has_kind()) out->set_kind(u.kind());
-      if (u.has_parent_org_id()) out->set_parent_org_id(u.parent_org_id());
-      if (u.replace_sectors()) *out->mutable_sectors() = u.sectors();
-      auto* aliases = out->mutable_aliases();
-      for (const std::string& alias : u.add_aliases()) {
-        if (std::find(aliases->begin(), aliases->end(), alias) == aliases->end()) {
-          *aliases->Add() = alias;
-        }
-      }
-      if (!u.remove_aliases().empty()) {
-        google::protobuf::RepeatedPtrField<std::string> kept;
-        for (const std::string& alias : *aliases) {
-          if (std::find(u.remove_aliases().begin(), u.remove_aliases().end(), alias) ==
-              u.remove_aliases().end()) {
-            *kept.Add() = alias;
-          }
-        }
-        aliases->Swap(&kept);
-      }
-      if (u.has_founded()) *out->mutable_founded() = u.founded();
-      if (u.has_description()) out->set_description(u.description());
-      if (u.has_website()) out->set_website(u.website());
+      ApplyOrganizationUpdate(r->payload->organization_updated(), &*out);
     }
   }
   if (out && out->org_id().empty()) out->set_org_id(org.id());

@@ -116,6 +116,11 @@ std::optional<ResolvedClaim> Resolve(const dealwire::state::v1::Claim& claim,
 std::optional<dealwire::v1::Organization> FoldOrganization(
     const dealwire::state::v1::Entity& org, const ClaimFilter& filter);
 
+// Applies one OrganizationUpdated to an organization (only the fields it
+// carries change), as FoldOrganization does for each update it folds.
+void ApplyOrganizationUpdate(const dealwire::v1::OrganizationUpdated& update,
+                             dealwire::v1::Organization* org);
+
 // Folds a deal's claims (FundingRoundReported / InvestmentReported /
 // AcquisitionReported reports and DealStageChanged, in position order).
 // Returns nullopt when no report counts (stage changes alone make no deal).

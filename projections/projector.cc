@@ -83,6 +83,13 @@ std::string ToHex(uint64_t a, uint64_t b) { return absl::StrFormat("%016x%016x",
 // taken when it began) and the organizations whose views it must refresh.
 class Projector::Batch final : public StateReader {
  public:
+  // What this batch did to each organization's claims.
+  struct OrgChanges {
+    std::vector<std::string> claim_keys;           // claims added, in order
+    std::vector<v1::OrganizationUpdated> updates;  // the updates among them
+    bool registered = false;                       // a registration among them
+  };
+
   Batch(Projector* p, std::unique_ptr<store::StateSnapshot> snapshot)
       : p_(p), snapshot_(std::move(snapshot)), base_(snapshot_.get(), p->prefix_) {}
 
@@ -229,9 +236,13 @@ class Projector::Batch final : public StateReader {
     if (p.has_organization_registered() || p.has_organization_updated()) {
       const std::string& org = p.has_organization_registered() ? p.organization_registered().org_id()
                                                                : p.organization_updated().org_id();
-      state::Claim parsed;
-      if (!parsed.ParseFromString(claim)) return absl::InternalError("a claim does not parse");
-      new_org_claims_[org].push_back(std::move(parsed));
+      OrgChanges& changes = org_changes_[org];
+      changes.claim_keys.push_back(claim_key);
+      if (p.has_organization_registered()) {
+        changes.registered = true;
+      } else {
+        changes.updates.push_back(p.organization_updated());
+      }
     }
     Put(claim_key, std::move(claim));
     return absl::OkStatus();
@@ -239,12 +250,9 @@ class Projector::Batch final : public StateReader {
 
   // Writes everything into one state batch with `applied`.
   absl::Status Finish(uint64_t applied) {
-    for (const auto& [org, claims] : new_org_claims_) {
-      if (absl::Status s = RefreshOrgView(org, claims, applied); !s.ok()) return s;
-    }
-    for (const std::string& org : rewritten_orgs_) {
-      if (new_org_claims_.contains(org)) continue;
-      if (absl::Status s = RefreshOrgView(org, {}, applied); !s.ok()) return s;
+    for (const std::string& org : rewritten_orgs_) org_changes_[org];
+    for (const auto& [org, changes] : org_changes_) {
+      if (absl::Status s = RefreshOrgView(org, changes, applied); !s.ok()) return s;
     }
     Put(keys::StatsKey(), DeterministicBytes(p_->stats_));
     Put(keys::Applied(), keys::Fixed64(applied));
@@ -315,10 +323,10 @@ class Projector::Batch final : public StateReader {
   }
 
   // Recomputes an organization's current view and the name and subsidiary
-  // indexes that depend on it. When the batch only added `added` claims to
-  // an organization with a view, the view is folded further from there;
-  // otherwise all its claims are folded again.
-  absl::Status RefreshOrgView(const std::string& org_id, const std::vector<state::Claim>& added,
+  // indexes that depend on it. When the batch only added updates to an
+  // organization with a view, they are applied to the view; otherwise all
+  // its claims are folded again.
+  absl::Status RefreshOrgView(const std::string& org_id, const OrgChanges& changes,
                               uint64_t applied) {
     std::optional<v1::Organization> before;
     {
@@ -331,36 +339,30 @@ class Projector::Batch final : public StateReader {
         }
       }
     }
-    state::Entity entity;
-    if (before.has_value() && !rewritten_orgs_.contains(org_id)) {
-      // The view as a registration, then the new claims.
-      state::Claim* base = entity.add_claims();
-      base->set_position(before->registered_position());
-      v1::OrganizationRegistered* reg = base->mutable_payload()->mutable_organization_registered();
-      reg->set_org_id(before->org_id());
-      reg->set_name(before->name());
-      reg->set_kind(before->kind());
-      reg->set_parent_org_id(before->parent_org_id());
-      *reg->mutable_sectors() = before->sectors();
-      *reg->mutable_aliases() = before->aliases();
-      if (before->has_founded()) *reg->mutable_founded() = before->founded();
-      reg->set_description(before->description());
-      reg->set_website(before->website());
-      for (const state::Claim& c : added) *entity.add_claims() = c;
+    std::optional<v1::Organization> after;
+    if (before.has_value() && !changes.registered && !rewritten_orgs_.contains(org_id)) {
+      after = before;
+      for (const v1::OrganizationUpdated& u : changes.updates) ApplyOrganizationUpdate(u, &*after);
     } else {
       // The stored claims, then this batch's, each as this batch left it.
       absl::StatusOr<state::Entity> stored = base_.GetEntity(keys::Org(org_id));
       if (!stored.ok()) return stored.status();
-      entity = *std::move(stored);
-      for (const state::Claim& c : added) *entity.add_claims() = c;
+      state::Entity entity = *std::move(stored);
       for (state::Claim& c : *entity.mutable_claims()) {
         auto it = overlay_.find(keys::ClaimKey(keys::Org(org_id), c.position()));
         if (it != overlay_.end() && it->second.has_value() && !c.ParseFromString(*it->second)) {
           return absl::DataLossError(absl::StrCat("a claim of '", org_id, "' is corrupt"));
         }
       }
+      for (const std::string& key : changes.claim_keys) {
+        auto it = overlay_.find(key);
+        if (it == overlay_.end() || !it->second.has_value() ||
+            !entity.add_claims()->ParseFromString(*it->second)) {
+          return absl::DataLossError(absl::StrCat("a claim of '", org_id, "' is corrupt"));
+        }
+      }
+      after = FoldOrganization(entity, ClaimFilter::Now(0));
     }
-    std::optional<v1::Organization> after = FoldOrganization(entity, ClaimFilter::Now(0));
     auto names = [](const std::optional<v1::Organization>& o) {
       std::set<std::string> out;
       if (!o.has_value()) return out;
@@ -396,7 +398,7 @@ class Projector::Batch final : public StateReader {
   std::unique_ptr<store::StateSnapshot> snapshot_;
   SnapshotReader base_;
   absl::flat_hash_map<std::string, std::optional<std::string>> overlay_;
-  std::map<std::string, std::vector<state::Claim>> new_org_claims_;
+  std::map<std::string, OrgChanges> org_changes_;
   std::set<std::string> rewritten_orgs_;
 };
 
