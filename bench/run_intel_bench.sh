@@ -143,19 +143,7 @@ server=127.0.0.1:$port
 started_ms=$((($(date +%s%N) - start_ns) / 1000000))
 started_s=$((started_ms / 1000)).$(printf %03d $((started_ms % 1000)))
 
-serving=0
-for _ in $(seq 1 100); do  # at most 100 checks of <= 1 s each
-  if "$bench_bin" --server "$server" --scenario health --connect-timeout 1 >/dev/null 2>&1; then
-    serving=1
-    break
-  fi
-  kill -0 "$server_pid" 2>/dev/null || break
-  sleep 0.1
-done
-if [[ $serving != 1 ]]; then
-  echo "run_intel_bench: dealwired at $server does not answer its health check" >&2
-  exit 1
-fi
+wait_for_serving "$bench_bin" "$server" "$server_pid" run_intel_bench || exit 1
 printf 'run_intel_bench: dealwired pid=%s at %s started in %s s (opening the log of %s events)\n' \
   "$server_pid" "$server" "$started_s" "$events" >&2
 

@@ -73,19 +73,7 @@ server_pid=$!
 port=$(wait_for_port "$log" "$server_pid" 30 run_server_bench) || exit 1
 server=127.0.0.1:$port
 
-serving=0
-for _ in $(seq 1 100); do  # at most 100 checks of <= 1 s each
-  if "$bench_bin" --server "$server" --scenario health --connect-timeout 1 >/dev/null 2>&1; then
-    serving=1
-    break
-  fi
-  kill -0 "$server_pid" 2>/dev/null || break
-  sleep 0.1
-done
-if [[ $serving != 1 ]]; then
-  echo "run_server_bench: dealwired at $server does not answer its health check" >&2
-  exit 1
-fi
+wait_for_serving "$bench_bin" "$server" "$server_pid" run_server_bench || exit 1
 echo "run_server_bench: dealwired pid=$server_pid at $server, data in $work/data" >&2
 
 "$bench_bin" --server "$server" --server-pid "$server_pid" "$@"

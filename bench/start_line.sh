@@ -1,7 +1,9 @@
-# Sourced by the bench scripts: waits for dealwired's start line.
+# Sourced by the bench scripts: waits for dealwired's start line, then for
+# its health check.
 #
 #   source bench/start_line.sh
 #   port=$(wait_for_port "$log" "$server_pid" 30 run_server_bench) || exit 1
+#   wait_for_serving "$bench_bin" "127.0.0.1:$port" "$server_pid" run_server_bench || exit 1
 #
 # The start line is "dealwired <version> started data_dir=<dir>
 # listen=<host>:<port> pid=<pid>". Prints the port; fails (with a message on
@@ -21,5 +23,21 @@ wait_for_port() {
     sleep 0.1
   done
   echo "$who: no start line with a port from dealwired within $timeout_s s" >&2
+  return 1
+}
+
+# Waits (at most 100 checks of <= 1 s each) until dealwire-bench's health
+# scenario succeeds against `server`; fails with a message naming the caller
+# when it never does or the server exits.
+wait_for_serving() {
+  local bench_bin=$1 server=$2 pid=$3 who=$4
+  for _ in $(seq 1 100); do
+    if "$bench_bin" --server "$server" --scenario health --connect-timeout 1 >/dev/null 2>&1; then
+      return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "$who: dealwired at $server does not answer its health check" >&2
   return 1
 }

@@ -185,20 +185,27 @@ class MarketProjections::Query {
                         current_ ? std::nullopt : std::optional<ClaimFilter>(filter_));
   }
 
+  // The organizations whose parent is `parent` (under the filter; the index
+  // is current), by id.
+  std::vector<std::string> Children(absl::string_view parent, NameResolver& names) const {
+    std::vector<std::string> out;
+    absl::StatusOr<std::vector<std::string>> children =
+        reader_->ListIds(keys::ChildrenPrefix(parent));
+    if (!children.ok()) return out;
+    for (std::string& c : *children) {
+      absl::StatusOr<std::optional<v1::Organization>> o = names.Organization(c);
+      if (o.ok() && o->has_value() && (*o)->parent_org_id() == parent) out.push_back(std::move(c));
+    }
+    return out;
+  }
+
   // The org and (unless direct_only) every organization below it.
   std::vector<std::string> WithSubsidiaries(absl::string_view org, bool direct_only) const {
     std::vector<std::string> out = {std::string(org)};
     if (direct_only) return out;
     NameResolver names = Names();
     for (size_t i = 0; i < out.size() && out.size() < 10000; ++i) {
-      absl::StatusOr<std::vector<std::string>> children =
-          reader_->ListIds(keys::ChildrenPrefix(out[i]));
-      if (!children.ok()) continue;
-      for (std::string& c : *children) {
-        // The index is current; under a filter keep only children whose
-        // parent was this org then.
-        absl::StatusOr<std::optional<v1::Organization>> o = names.Organization(c);
-        if (!o.ok() || !o->has_value() || (*o)->parent_org_id() != out[i]) continue;
+      for (std::string& c : Children(out[i], names)) {
         if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(std::move(c));
       }
     }
@@ -255,9 +262,20 @@ class MarketProjections::Query {
     if (!table.ok()) return table.status();
     NameResolver names = Names();
     FillCapTableNames(names, &*table);
+    const size_t bytes = table->ByteSizeLong();
     std::lock_guard l(owner_->cache_mu_);
-    if (owner_->cap_tables_.size() >= kMaxCachedCapTables) owner_->cap_tables_.clear();
-    owner_->cap_tables_[cache_key] = CachedCapTable{version, *table};
+    auto& cache = owner_->cap_tables_;
+    if (auto it = cache.find(cache_key); it != cache.end()) {
+      owner_->cached_bytes_ -= it->second.bytes;
+      cache.erase(it);
+    }
+    if (cache.size() >= kMaxCachedCapTables ||
+        owner_->cached_bytes_ + bytes > kMaxCachedCapTableBytes) {
+      cache.clear();
+      owner_->cached_bytes_ = 0;
+    }
+    cache[cache_key] = CachedCapTable{version, bytes, *table};
+    owner_->cached_bytes_ += bytes;
     return table;
   }
 
@@ -425,16 +443,10 @@ absl::StatusOr<v1::GetOrganizationResponse> MarketProjections::GetOrganization(
   absl::StatusOr<v1::Organization> org = q->RequireOrg(request.org_id(), "org_id");
   if (!org.ok()) return org.status();
   v1::GetOrganizationResponse out;
-  std::vector<std::string> family = q->WithSubsidiaries(request.org_id(), false);
-  // Direct subsidiaries only.
   NameResolver names = q->Names();
-  for (size_t i = 1; i < family.size(); ++i) {
-    absl::StatusOr<std::optional<v1::Organization>> child = names.Organization(family[i]);
-    if (child.ok() && child->has_value() && (*child)->parent_org_id() == request.org_id()) {
-      org->add_subsidiary_ids(family[i]);
-    }
+  for (std::string& child : q->Children(request.org_id(), names)) {
+    org->add_subsidiary_ids(std::move(child));
   }
-  std::sort(org->mutable_subsidiary_ids()->begin(), org->mutable_subsidiary_ids()->end());
   uint64_t claims = 0;
   absl::Status failed;
   absl::Status s = q->reader().Scan(keys::TimelinePrefix(request.org_id()),

@@ -127,14 +127,17 @@ class MarketProjections {
   // Current cap tables with names, by generation, company and pending. An
   // entry is used while the version it was folded at (the company's last
   // claim, the last name change) is still the current one; otherwise it is
-  // folded again. Bounded by starting over.
+  // folded again. Bounded by count and by bytes, by starting over.
   struct CachedCapTable {
     uint64_t version = 0;
+    size_t bytes = 0;
     v1::CapTable table;
   };
   static constexpr size_t kMaxCachedCapTables = 8192;
+  static constexpr size_t kMaxCachedCapTableBytes = 64 << 20;
   mutable std::mutex cache_mu_;
   mutable absl::flat_hash_map<std::string, CachedCapTable> cap_tables_;  // guarded by cache_mu_
+  mutable size_t cached_bytes_ = 0;                                     // guarded by cache_mu_
 };
 
 }  // namespace dealwire::projections

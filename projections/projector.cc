@@ -81,7 +81,9 @@ std::string ToHex(uint64_t a, uint64_t b) { return absl::StrFormat("%016x%016x",
 
 // One batch: the writes it has made so far (an overlay over the snapshot
 // taken when it began) and the organizations whose views it must refresh.
-class Projector::Batch final : public StateReader {
+// Reads are point reads of the overlay, then the snapshot; range reads go to
+// the snapshot only, where the batch's own claims are not needed.
+class Projector::Batch final {
  public:
   // What this batch did to each organization's claims.
   struct OrgChanges {
@@ -93,43 +95,9 @@ class Projector::Batch final : public StateReader {
   Batch(Projector* p, std::unique_ptr<store::StateSnapshot> snapshot)
       : p_(p), snapshot_(std::move(snapshot)), base_(snapshot_.get(), p->prefix_) {}
 
-  absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) const override {
+  absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) const {
     if (auto it = overlay_.find(key); it != overlay_.end()) return it->second;
     return base_.Get(key);
-  }
-
-  // Merges the snapshot's keys with the overlay's, in key order. Walks the
-  // whole overlay: the hot paths below use Get and the snapshot instead.
-  absl::Status Scan(absl::string_view prefix,
-                    const std::function<bool(absl::string_view, absl::string_view)>& visit,
-                    absl::string_view start_after = "") const override {
-    std::map<std::string, std::optional<std::string>, std::less<>> merged;
-    absl::Status s = base_.Scan(
-        prefix,
-        [&](absl::string_view k, absl::string_view v) {
-          merged.emplace(std::string(k), std::string(v));
-          return true;
-        },
-        start_after);
-    if (!s.ok()) return s;
-    for (const auto& [k, v] : overlay_) {
-      if (absl::StartsWith(k, prefix) && (start_after.empty() || k > start_after)) merged[k] = v;
-    }
-    for (const auto& [k, v] : merged) {
-      if (v.has_value() && !visit(k, *v)) break;
-    }
-    return absl::OkStatus();
-  }
-
-  absl::StatusOr<std::optional<std::string>> LastKey(absl::string_view prefix) const override {
-    absl::StatusOr<std::optional<std::string>> last = base_.LastKey(prefix);
-    if (!last.ok()) return last;
-    for (const auto& [k, v] : overlay_) {
-      if (v.has_value() && absl::StartsWith(k, prefix) && (!last->has_value() || k > **last)) {
-        *last = k;
-      }
-    }
-    return last;
   }
 
   void Put(std::string key, std::string value) { overlay_[std::move(key)] = std::move(value); }
@@ -434,6 +402,13 @@ absl::Status Projector::ApplyUpTo(uint64_t end, size_t max_batch_events,
     if (heads_.size() > kMaxCachedHeads) heads_.clear();
     Batch batch(this, *std::move(snapshot));
     const state::Stats stats_before = stats_;
+    // A batch that is not written leaves no trace: not in the counts, not in
+    // the cached heads (which may name its entities).
+    auto abandon = [&](absl::Status s) {
+      stats_ = stats_before;
+      heads_.clear();
+      return s;
+    };
     uint64_t at = applied();
     size_t count = 0, bytes = 0;
     // A batch holds its events' claims until written: bound it by bytes too.
@@ -442,18 +417,12 @@ absl::Status Projector::ApplyUpTo(uint64_t end, size_t max_batch_events,
       const size_t want = std::min<uint64_t>({kReadPage, end - at, max_batch_events - count});
       absl::StatusOr<std::vector<store::RecordedEvent>> events =
           log_->ReadAll(store::Direction::kForwards, store::Position(at + 1), want);
-      if (!events.ok()) {
-        stats_ = stats_before;
-        heads_.clear();  // it may name entities of the batch that was not written
-        return events.status();
-      }
+      if (!events.ok()) return abandon(events.status());
       if (events->empty()) break;
       for (const store::RecordedEvent& e : *events) {
         if (absl::Status s = batch.Apply(e); !s.ok()) {
-          stats_ = stats_before;
-          heads_.clear();  // it may name entities of the batch that was not written
-          return absl::Status(s.code(), absl::StrCat("projecting position ",
-                                                     e.position.value(), ": ", s.message()));
+          return abandon(absl::Status(
+              s.code(), absl::StrCat("projecting position ", e.position.value(), ": ", s.message())));
         }
         at = e.position.value();
         bytes += e.data.size();
@@ -461,11 +430,7 @@ absl::Status Projector::ApplyUpTo(uint64_t end, size_t max_batch_events,
       count += events->size();
     }
     if (at == applied()) break;  // nothing more is committed
-    if (absl::Status s = batch.Finish(at); !s.ok()) {
-      stats_ = stats_before;
-      heads_.clear();  // it may name entities of the batch that was not written
-      return s;
-    }
+    if (absl::Status s = batch.Finish(at); !s.ok()) return abandon(s);
     applied_.store(at, std::memory_order_release);
     if (on_batch) on_batch(at);
   }

@@ -22,6 +22,7 @@ struct AdminService::RebuildCall {
   grpc::ServerWriteReactor<v1::RebuildProjectionsResponse>* reactor = nullptr;  // guarded by mu
   v1::RebuildProjectionsResponse in_flight;            // written by the reactor
   std::atomic<bool> cancelled{false};
+  std::atomic<bool> done{false};  // the rebuild thread has finished
 
   // Starts the next write or the finish, if the reactor is idle.
   // REQUIRES: mu held.
@@ -75,14 +76,14 @@ class RebuildReactor final : public grpc::ServerWriteReactor<v1::RebuildProjecti
 AdminService::~AdminService() { Shutdown(); }
 
 void AdminService::Shutdown() {
-  std::vector<std::thread> threads;
+  std::thread thread;
   {
     std::lock_guard l(mu_);
     shut_down_ = true;
-    for (const auto& c : calls_) c->cancelled = true;
-    threads.swap(threads_);
+    if (last_ != nullptr) last_->cancelled = true;
+    thread.swap(thread_);
   }
-  for (std::thread& t : threads) t.join();
+  if (thread.joinable()) thread.join();
 }
 
 grpc::ServerUnaryReactor* AdminService::GetStats(grpc::CallbackServerContext* context,
@@ -101,14 +102,22 @@ grpc::ServerWriteReactor<v1::RebuildProjectionsResponse>* AdminService::RebuildP
   auto* reactor = new RebuildReactor(call);
   std::lock_guard l(mu_);
   call->reactor = reactor;
-  if (shut_down_) {
+  auto refuse = [&](grpc::Status status) {
     std::lock_guard c(call->mu);
-    call->finish = grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down");
+    call->finish = std::move(status);
     call->Pump();
     return reactor;
+  };
+  if (shut_down_) {
+    return refuse(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
   }
-  calls_.push_back(call);
-  threads_.emplace_back([this, call] {
+  if (last_ != nullptr && !last_->done) {
+    return refuse(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                               "a rebuild of the projections is already running"));
+  }
+  if (thread_.joinable()) thread_.join();  // finished: returns at once
+  last_ = call;
+  thread_ = std::thread([this, call] {
     absl::Status s = projections_->Rebuild(
         [&](const v1::RebuildProjectionsResponse& message) {
           std::lock_guard c(call->mu);
@@ -121,6 +130,7 @@ grpc::ServerWriteReactor<v1::RebuildProjectionsResponse>* AdminService::RebuildP
         [&] { return call->cancelled.load(); });
     std::lock_guard c(call->mu);
     call->finish = ToGrpcStatus(s);
+    call->done = true;
     call->Pump();
   });
   return reactor;

@@ -14,7 +14,6 @@
 #include <memory>
 #include <mutex>
 #include <thread>
-#include <vector>
 
 #include "dealwire/v1/admin.grpc.pb.h"
 #include "projections/market_projections.h"
@@ -29,7 +28,7 @@ class AdminService final : public dealwire::v1::Admin::CallbackService {
       : projections_(projections), pool_(pool) {}
   ~AdminService() override;
 
-  // Cancels running rebuilds and joins their threads. Idempotent.
+  // Cancels a running rebuild and joins its thread. Idempotent.
   void Shutdown();
 
   grpc::ServerUnaryReactor* GetStats(grpc::CallbackServerContext* context,
@@ -46,9 +45,11 @@ class AdminService final : public dealwire::v1::Admin::CallbackService {
   projections::MarketProjections* const projections_;
   Executor* const pool_;
   std::mutex mu_;
-  std::vector<std::shared_ptr<RebuildCall>> calls_;  // guarded by mu_
-  std::vector<std::thread> threads_;                 // guarded by mu_
-  bool shut_down_ = false;                           // guarded by mu_
+  // The latest rebuild and its thread: one runs at a time, so a finished one
+  // is joined when the next starts (or at Shutdown).
+  std::shared_ptr<RebuildCall> last_;  // guarded by mu_
+  std::thread thread_;                 // guarded by mu_
+  bool shut_down_ = false;             // guarded by mu_
 };
 
 }  // namespace dealwire::services

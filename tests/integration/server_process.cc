@@ -164,17 +164,17 @@ absl::Status WaitForServing(const std::shared_ptr<grpc::Channel>& channel, absl:
   std::unique_ptr<grpc::health::v1::Health::Stub> stub = grpc::health::v1::Health::NewStub(channel);
   HealthCheckRequest request;  // service "": the whole server
   HealthCheckResponse response;
-  {
-    // Usually the server serves as soon as it printed its started line: one
-    // Check (waiting for the connection) says so.
+  // One Check, waiting for the connection: whether the server serves.
+  grpc::Status checked;
+  auto serving = [&] {
     grpc::ClientContext check_ctx;
     check_ctx.set_deadline(absl::ToChronoTime(deadline));
     check_ctx.set_wait_for_ready(true);
-    const grpc::Status checked = stub->Check(&check_ctx, request, &response);
-    if (checked.ok() && response.status() == HealthCheckResponse::SERVING) {
-      return absl::OkStatus();
-    }
-  }
+    checked = stub->Check(&check_ctx, request, &response);
+    return checked.ok() && response.status() == HealthCheckResponse::SERVING;
+  };
+  // Usually the server serves as soon as it printed its started line.
+  if (serving()) return absl::OkStatus();
   // Otherwise wait for the change with Watch (no polling).
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(deadline));
@@ -192,13 +192,7 @@ absl::Status WaitForServing(const std::shared_ptr<grpc::Channel>& channel, absl:
   const grpc::Status status = reader->Finish();
   if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
     // A health service without Watch: one Check (it must serve by now).
-    grpc::ClientContext check_ctx;
-    check_ctx.set_deadline(absl::ToChronoTime(deadline));
-    check_ctx.set_wait_for_ready(true);
-    const grpc::Status checked = stub->Check(&check_ctx, request, &response);
-    if (checked.ok() && response.status() == HealthCheckResponse::SERVING) {
-      return absl::OkStatus();
-    }
+    if (serving()) return absl::OkStatus();
     return absl::FailedPreconditionError(absl::StrCat(
         "health Check: ", checked.error_message(), " status ",
         HealthCheckResponse::ServingStatus_Name(response.status())));
