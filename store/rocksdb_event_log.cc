@@ -285,6 +285,10 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
   db_options.create_if_missing = o.create_if_missing;
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
+  // One budget for the memtables of every column family (the projections'
+  // state writes more than the log itself): a burst flushes sooner instead
+  // of filling every family's buffers.
+  db_options.db_write_buffer_size = 128 << 20;
   db_options.bytes_per_sync = 1 << 20;
   db_options.max_total_wal_size = 512 << 20;
   db_options.keep_log_file_num = 3;
