@@ -1,6 +1,7 @@
 #include "projections/market_projections.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -27,9 +28,9 @@ namespace {
 namespace state = dealwire::state::v1;
 
 constexpr int32_t kDefaultPageSize = 100;
-// Nice value of the projector thread (0 is the default, 19 the lowest
-// priority).
-constexpr int kProjectorNice = 10;
+// Nice value of the projector thread where SCHED_IDLE is refused (0 is the
+// default, 19 the lowest priority).
+constexpr int kProjectorNice = 19;
 constexpr int32_t kMaxPageSize = 1000;
 
 absl::Status Invalid(absl::string_view field, absl::string_view what) {
@@ -344,13 +345,19 @@ absl::StatusOr<std::unique_ptr<MarketProjections>> MarketProjections::Open(store
   snapshot->reset();
   p->live_ = std::make_unique<Projector>(log, generation);
   if (absl::Status s = p->live_->Load(); !s.ok()) return s;
+  p->commit_listener_ = log->AddCommitListener([raw = p.get()](store::Position) { raw->Wake(); });
   p->follower_ = std::thread([raw = p.get()] {
     pthread_setname_np(pthread_self(), "dw-projector");
-    // Appends and live delivery come first: the projector runs at a lower
-    // CPU priority. Under full load the projections trail — the lag GetStats
+    // Appends and live delivery come first: the projector runs only on CPU
+    // time nothing else wants (SCHED_IDLE; the lowest nice value where that
+    // is refused). Under full load the projections trail — the lag GetStats
     // reports and min_position waits out — and catch up when the load drops.
-    // Best effort: an error leaves the default priority.
-    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kProjectorNice);
+    // So that a starved projector never holds up an append, it takes no lock
+    // the append path takes: it learns of commits through wake_.
+    sched_param idle{};
+    if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle) != 0) {
+      setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kProjectorNice);
+    }
     raw->FollowLoop();
   });
   return p;
@@ -362,10 +369,21 @@ void MarketProjections::Stop() {
   {
     std::lock_guard l(mu_);
     stopping_ = true;
+    interrupt_.store(true, std::memory_order_release);
   }
+  Wake();
   applied_cv_.notify_all();
   pause_cv_.notify_all();
   if (follower_.joinable()) follower_.join();
+  if (commit_listener_ != 0) {
+    log_->RemoveCommitListener(commit_listener_);
+    commit_listener_ = 0;
+  }
+}
+
+void MarketProjections::Wake() {
+  wake_.fetch_add(1, std::memory_order_release);
+  wake_.notify_all();
 }
 
 uint64_t MarketProjections::applied() const {
@@ -387,23 +405,16 @@ void MarketProjections::FollowLoop() {
       if (stopping_) return;
       projector = live_.get();
     }
+    // Read before the log's end: a commit after that read changes it.
+    const uint32_t seen = wake_.load(std::memory_order_acquire);
     const uint64_t end = log_->LastPosition().value();
     if (projector->applied() >= end) {
-      // Wake at least every 100 ms to notice a pause or stop request.
-      absl::StatusOr<store::Position> next = log_->WaitForPosition(
-          store::Position(projector->applied()), absl::Now() + absl::Milliseconds(100));
-      if (!next.ok() && absl::IsUnavailable(next.status())) {
-        std::unique_lock l(mu_);
-        applied_cv_.wait_for(l, std::chrono::milliseconds(100), [this] { return stopping_; });
-      }
+      if (!interrupt_.load(std::memory_order_acquire)) wake_.wait(seen, std::memory_order_acquire);
       continue;
     }
     absl::Status s = projector->ApplyUpTo(
         end, options_.max_batch_events, [this](uint64_t) { applied_cv_.notify_all(); },
-        [this] {
-          std::lock_guard l(mu_);
-          return stopping_ || pause_requested_;
-        });
+        [this] { return interrupt_.load(std::memory_order_acquire); });
     if (!s.ok()) {
       // A failed batch leaves the state at the last whole batch; retry after
       // a pause (the log may be closing, or the disk recovering).
@@ -981,6 +992,8 @@ absl::StatusOr<v1::GetStatsResponse> MarketProjections::GetStats(
 void MarketProjections::Pause() {
   std::unique_lock l(mu_);
   pause_requested_ = true;
+  interrupt_.store(true, std::memory_order_release);
+  Wake();
   pause_cv_.wait(l, [this] { return paused_ || stopping_; });
 }
 
@@ -988,6 +1001,7 @@ void MarketProjections::Resume() {
   {
     std::lock_guard l(mu_);
     pause_requested_ = false;
+    interrupt_.store(stopping_, std::memory_order_release);
   }
   pause_cv_.notify_all();
 }

@@ -20,6 +20,7 @@
 // Thread-safety: every method may be called from any thread.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -110,6 +111,8 @@ class MarketProjections {
   // Pauses the follower after its current batch; Resume restarts it.
   void Pause();
   void Resume();
+  // Wakes the follower (a commit, a pause or stop request). Takes no lock.
+  void Wake();
 
   store::EventLog* const log_;
   const Options options_;
@@ -123,6 +126,12 @@ class MarketProjections {
   bool paused_ = false;                         // guarded by mu_
   std::mutex rebuild_mu_;                       // held by the one running rebuild
   std::thread follower_;
+  // stopping_ || pause_requested_, for the follower to read without mu_.
+  std::atomic<bool> interrupt_{false};
+  // Bumped by every commit, pause and stop; the idle follower waits on it
+  // (a futex: neither side takes a lock).
+  std::atomic<uint32_t> wake_{0};
+  uint64_t commit_listener_ = 0;
 
   // Current cap tables with names, by generation, company and pending. An
   // entry is used while the version it was folded at (the company's last

@@ -297,7 +297,11 @@ class Projector::Batch final {
   absl::Status RefreshOrgView(const std::string& org_id, const OrgChanges& changes,
                               uint64_t applied) {
     std::optional<v1::Organization> before;
-    {
+    if (auto cached = p_->views_.find(org_id); cached != p_->views_.end()) {
+      // Taken, not copied: the refreshed view replaces it below (and a
+      // failed batch drops the whole cache).
+      before = std::move(cached->second);
+    } else {
       absl::StatusOr<std::optional<std::string>> raw = Get(keys::OrgView(org_id));
       if (!raw.ok()) return raw.status();
       if (raw->has_value()) {
@@ -359,6 +363,7 @@ class Projector::Batch final {
     if (before.has_value() && (!after.has_value() || after->name() != before->name())) {
       Put(keys::NamesVersionKey(), keys::Fixed64(applied));
     }
+    p_->views_[org_id] = std::move(after);
     return absl::OkStatus();
   }
 
@@ -400,6 +405,7 @@ absl::Status Projector::ApplyUpTo(uint64_t end, size_t max_batch_events,
     if (!snapshot.ok()) return snapshot.status();
     // The cache of heads only grows; bound it by starting over.
     if (heads_.size() > kMaxCachedHeads) heads_.clear();
+    if (views_.size() > kMaxCachedViews) views_.clear();
     Batch batch(this, *std::move(snapshot));
     const state::Stats stats_before = stats_;
     // A batch that is not written leaves no trace: not in the counts, not in
@@ -407,6 +413,7 @@ absl::Status Projector::ApplyUpTo(uint64_t end, size_t max_batch_events,
     auto abandon = [&](absl::Status s) {
       stats_ = stats_before;
       heads_.clear();
+      views_.clear();
       return s;
     };
     uint64_t at = applied();

@@ -21,6 +21,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "dealwire/state/v1/state.pb.h"
+#include "dealwire/v1/market_intel.pb.h"
 #include "store/event_log.h"
 
 namespace dealwire::projections {
@@ -66,6 +68,9 @@ class Projector {
     std::vector<std::string> orgs;
   };
   static constexpr size_t kMaxCachedHeads = 500000;
+  // Organizations' current views as this projector last wrote them (nullopt:
+  // none), so that refreshing a view after an update reads no state.
+  static constexpr size_t kMaxCachedViews = 100000;
 
   store::EventLog* log_;
   uint64_t generation_;
@@ -73,6 +78,7 @@ class Projector {
   std::atomic<uint64_t> applied_{0};
   dealwire::state::v1::Stats stats_;
   absl::flat_hash_map<std::string, Head> heads_;  // owned by the applying thread
+  absl::flat_hash_map<std::string, std::optional<v1::Organization>> views_;  // likewise
 };
 
 // Returns a digest (hex) of every key and value of `generation`, as of

@@ -259,13 +259,17 @@ class EventLog {
   virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ListMetadata(
       absl::string_view prefix, absl::string_view start_after, size_t limit) const = 0;
 
-  // A key-value space beside the log for state derived from it (projections),
-  // kept in the same database so that a state and the log position it has
-  // applied are written in one atomic batch.
+  // A key-value space beside the log for state derived from it (projections):
+  // a state and the log position it has applied are written in one atomic
+  // batch. It is a database of its own (the subdirectory `state`), so its
+  // writes never wait in line with appends nor lengthen their syncs.
   //
-  // WriteState applies `batch` atomically. It is not synced by itself: after a
-  // crash the state space holds a prefix of the batches written, each whole
-  // (the next sync of appended events makes all earlier batches durable).
+  // WriteState applies `batch` atomically. It is not synced: after kill -9
+  // every batch written is there; after a power loss the state space holds a
+  // prefix of the batches written, each whole. A state built from published
+  // events (which are durable) thus never runs ahead of the log.
+  // Keys ending in an 8-byte big-endian number are cheapest to write in
+  // increasing order of that number among keys with the same beginning.
   // Returns OK, INVALID_ARGUMENT (bad key), UNAVAILABLE (closed), INTERNAL.
   virtual absl::Status WriteState(const StateBatch& batch) = 0;
 

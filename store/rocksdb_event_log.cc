@@ -6,9 +6,15 @@
 //   event_ids  event_id                  → position
 //   tags       tag NUL position          → ""
 //   metadata   key                       → value (server state, see header)
-//   state      key                       → value (derived state, WriteState)
 // Every append writes all four in one WriteBatch, so indexes never disagree
 // with the log, even after a crash.
+//
+// The state space (WriteState) is a second database in the subdirectory
+// `state`, with its own write-ahead log, memtables and write queue: derived
+// state is written in large batches, and in the log's database those batches
+// would hold up appends (one write queue) and lengthen every sync (one WAL).
+// Its WAL is not synced. It never runs ahead of the log: it is built from
+// published events only, which are durable.
 //
 // Write path, a two-stage pipeline:
 //  1. The writer thread takes everything queued (up to
@@ -50,6 +56,7 @@
 #include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
+#include "rocksdb/write_buffer_manager.h"
 #include "store/encoding.h"
 #include "store/event_log.h"
 
@@ -60,7 +67,11 @@ namespace enc = encoding;
 
 constexpr char kEventsCf[] = "events";
 constexpr char kStreamsCf[] = "streams";
-constexpr char kStateCf[] = "state";
+// The state space's database, in the log's directory; and the column family
+// that held it inside the log's database before (dropped when found: the
+// state is derived and is rebuilt).
+constexpr char kStateDir[] = "state";
+constexpr char kLegacyStateCf[] = "state";
 constexpr char kEventIdsCf[] = "event_ids";
 constexpr char kTagsCf[] = "tags";
 constexpr char kMetadataCf[] = "metadata";
@@ -73,7 +84,9 @@ constexpr size_t kMaxCachedStreams = 1 << 20;
 // The part of an index key before its 8-byte suffix (the stream or tag).
 // Each stream's and each tag's keys arrive in increasing order, so RocksDB
 // keeps one insert hint per prefix and inserts become near O(1) instead of a
-// full skip-list search per key.
+// full skip-list search per key. The state space uses it too: projections
+// key claims and timelines by position under an entity, and write them in
+// order.
 class IndexKeyPrefix final : public rocksdb::SliceTransform {
  public:
   const char* Name() const override { return "dealwire.IndexKeyPrefix"; }
@@ -215,8 +228,8 @@ class RocksDbEventLog final : public EventLog {
   rocksdb::ColumnFamilyHandle* event_ids_ = nullptr;
   rocksdb::ColumnFamilyHandle* tags_ = nullptr;
   rocksdb::ColumnFamilyHandle* metadata_ = nullptr;
-  rocksdb::ColumnFamilyHandle* state_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::unique_ptr<rocksdb::DB> state_db_;  // guarded by db_mu_
 
   // The queue between appenders and the writer. (std::mutex on the hot
   // path: it is cheaper than absl::Mutex where the latter runs with deadlock
@@ -285,10 +298,10 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
   db_options.create_if_missing = o.create_if_missing;
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
-  // One budget for the memtables of every column family (the projections'
-  // state writes more than the log itself): a burst flushes sooner instead
-  // of filling every family's buffers.
-  db_options.db_write_buffer_size = 128 << 20;
+  // One budget for the memtables of every column family of both databases
+  // (the log's and the state space's): a burst flushes sooner instead of
+  // filling every family's buffers.
+  db_options.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(128 << 20);
   db_options.bytes_per_sync = 1 << 20;
   db_options.max_total_wal_size = 512 << 20;
   db_options.keep_log_file_num = 3;
@@ -325,7 +338,7 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
     cf.write_buffer_size = write_buffer;
     cf.max_write_buffer_number = 4;
     cf.level_compaction_dynamic_level_bytes = true;
-    if (access == Access::kIndex) {
+    if (access == Access::kIndex || state) {
       cf.memtable_insert_with_hint_prefix_extractor = std::make_shared<IndexKeyPrefix>();
     }
     if (state) {
@@ -349,8 +362,16 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
       {kEventIdsCf, cf_options(Access::kPointLookup, 32 << 20)},
       {kTagsCf, cf_options(Access::kIndex, 32 << 20)},
       {kMetadataCf, cf_options(Access::kScan, 4 << 20)},
-      {kStateCf, cf_options(Access::kState, 64 << 20)},
   };
+  // A state column family left by an earlier version is opened to be dropped.
+  bool legacy_state = false;
+  {
+    std::vector<std::string> existing;
+    if (rocksdb::DB::ListColumnFamilies(db_options, path, &existing).ok()) {
+      legacy_state = std::find(existing.begin(), existing.end(), kLegacyStateCf) != existing.end();
+    }
+  }
+  if (legacy_state) cfs.emplace_back(kLegacyStateCf, cf_options(Access::kScan, 4 << 20));
 
   rocksdb::DB* raw = nullptr;
   if (o.create_if_missing) {
@@ -383,7 +404,28 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
   log->event_ids_ = log->handles_[3];
   log->tags_ = log->handles_[4];
   log->metadata_ = log->handles_[5];
-  log->state_ = log->handles_[6];
+  if (legacy_state) {
+    rocksdb::ColumnFamilyHandle* h = log->handles_.back();
+    log->handles_.pop_back();
+    s = log->db_->DropColumnFamily(h);
+    log->db_->DestroyColumnFamilyHandle(h);
+    if (!s.ok()) return FromRocks(s, "dropping the state column family of an earlier version");
+  }
+
+  // The state space: written by one thread in large batches, read by
+  // queries through snapshots. It shares the memtable budget and the block
+  // cache with the log.
+  {
+    rocksdb::Options state_options(db_options, cf_options(Access::kState, 32 << 20));
+    state_options.create_if_missing = true;
+    state_options.max_total_wal_size = 256 << 20;
+    const std::string state_path = absl::StrCat(path, "/", kStateDir);
+    rocksdb::DB* state_raw = nullptr;
+    s = rocksdb::DB::Open(state_options, state_path, &state_raw);
+    if (!s.ok()) return FromRocks(s, absl::StrCat("opening the state space at ", state_path));
+    std::unique_lock l(log->db_mu_);
+    log->state_db_.reset(state_raw);
+  }
 
   // The log's end and its last recorded time come from its last event.
   log->last_position_ = o.first_position - 1;
@@ -915,6 +957,11 @@ absl::Status RocksDbEventLog::Close() {
     close_status_ = FromRocks(db_->Close(), "closing event log");
     db_.reset();
   }
+  if (state_db_ != nullptr) {
+    absl::Status s = FromRocks(state_db_->Close(), "closing the state space");
+    if (close_status_.ok()) close_status_ = s;
+    state_db_.reset();
+  }
   return close_status_;
 }
 
@@ -1013,6 +1060,10 @@ absl::StatusOr<std::vector<RecordedEvent>> RocksDbEventLog::ReadAll(Direction di
   rocksdb::ReadOptions ro;
   if (committed != UINT64_MAX) ro.iterate_upper_bound = &upper_slice;
   ro.adaptive_readahead = true;
+  // Scans of the log (the projector, subscribers catching up) read each block
+  // once: they go through the operating system's cache and leave the block
+  // cache to the indexes and the state that are read again and again.
+  ro.fill_cache = false;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_));
   if (direction == Direction::kForwards) {
     if (from.has_value()) {
@@ -1232,26 +1283,27 @@ absl::Status RocksDbEventLog::WriteState(const StateBatch& batch) {
     }
     switch (w.op) {
       case StateBatch::Op::kPut:
-        wb.Put(state_, ToSlice(w.key), ToSlice(w.value));
+        wb.Put(ToSlice(w.key), ToSlice(w.value));
         break;
       case StateBatch::Op::kDelete:
-        wb.Delete(state_, ToSlice(w.key));
+        wb.Delete(ToSlice(w.key));
         break;
       case StateBatch::Op::kDeleteRange:
-        wb.DeleteRange(state_, ToSlice(w.key), ToSlice(w.value));
+        wb.DeleteRange(ToSlice(w.key), ToSlice(w.value));
         break;
     }
   }
   std::shared_lock l(db_mu_);
-  if (db_ == nullptr) return absl::UnavailableError("event log is closed");
-  return FromRocks(db_->Write(rocksdb::WriteOptions(), &wb), "writing state");
+  if (state_db_ == nullptr) return absl::UnavailableError("event log is closed");
+  return FromRocks(state_db_->Write(rocksdb::WriteOptions(), &wb), "writing state");
 }
 
 absl::StatusOr<std::unique_ptr<StateSnapshot>> RocksDbEventLog::SnapshotState() const {
   std::shared_lock l(db_mu_);
-  if (db_ == nullptr) return absl::UnavailableError("event log is closed");
-  rocksdb::DB* db = db_.get();
-  return std::unique_ptr<StateSnapshot>(new RocksDbStateSnapshot(std::move(l), db, state_));
+  if (state_db_ == nullptr) return absl::UnavailableError("event log is closed");
+  rocksdb::DB* db = state_db_.get();
+  return std::unique_ptr<StateSnapshot>(
+      new RocksDbStateSnapshot(std::move(l), db, db->DefaultColumnFamily()));
 }
 
 }  // namespace

@@ -36,6 +36,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "rocksdb/db.h"
 #include "tests/common/sequences.h"
 #include "tests/common/status_matchers.h"
 #include "store/types.h"
@@ -1744,6 +1745,105 @@ TEST_F(EventLogTest, MetadataIsDurableListedByPrefixAndDeleted) {
   EXPECT_EQ(all, (KV{{"sub/a", "1"}, {"sub/c", "3"}}));
   // Metadata is not part of the log.
   EXPECT_EQ(log().LastPosition(), Position(0));
+}
+
+// Every pair of the state space under `prefix`, in key order.
+std::vector<std::pair<std::string, std::string>> ScanState(const StateSnapshot& snapshot,
+                                                           absl::string_view prefix) {
+  std::vector<std::pair<std::string, std::string>> out;
+  absl::Status s = snapshot.Scan(prefix, "", [&](absl::string_view k, absl::string_view v) {
+    out.emplace_back(std::string(k), std::string(v));
+    return true;
+  });
+  EXPECT_OK(s);
+  return out;
+}
+
+TEST_F(EventLogTest, StateSpaceBatchesAreAtomicSnapshotsIsolatedAndBothSurviveReopen) {
+  using KV = std::vector<std::pair<std::string, std::string>>;
+  ASSERT_OK(Open());
+  ASSERT_OK(log().Append("deal/alpha", ExpectedVersion::NoStream(), MakeEvents("a", 3)));
+  StateBatch first;
+  for (uint64_t pos = 1; pos <= 3; ++pos) {
+    std::string key = "t/openai/";
+    for (int i = 7; i >= 0; --i) key.push_back(static_cast<char>((pos >> (8 * i)) & 0xff));
+    first.Put(std::move(key), absl::StrCat("claim ", pos));
+  }
+  first.Put("x/1", "one");
+  first.Put("x/2", "two");
+  first.Put("x/3", "three");
+  first.Put("applied", "3");
+  ASSERT_OK(log().WriteState(first));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<StateSnapshot> before, log().SnapshotState());
+
+  StateBatch second;
+  second.DeleteRange("x/1", "x/3");
+  second.Delete("applied");
+  second.Put("y", "new");
+  ASSERT_OK(log().WriteState(second));
+  // A bad key refuses the whole batch.
+  StateBatch bad;
+  bad.Put("z", "never");
+  bad.Put("", "empty key");
+  EXPECT_THAT(log().WriteState(bad), StatusIs(absl::StatusCode::kInvalidArgument));
+
+  // The snapshot taken before sees none of the later batch.
+  EXPECT_EQ(ScanState(*before, "x/"), (KV{{"x/1", "one"}, {"x/2", "two"}, {"x/3", "three"}}));
+  ASSERT_OK_AND_ASSIGN(std::optional<std::string> applied, before->Get("applied"));
+  EXPECT_EQ(applied, "3");
+  before.reset();
+
+  auto check_now = [&] {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<StateSnapshot> now, log().SnapshotState());
+    EXPECT_EQ(ScanState(*now, "x/"), (KV{{"x/3", "three"}}));
+    ASSERT_OK_AND_ASSIGN(std::optional<std::string> gone, now->Get("applied"));
+    EXPECT_EQ(gone, std::nullopt);
+    ASSERT_OK_AND_ASSIGN(std::optional<std::string> y, now->Get("y"));
+    EXPECT_EQ(y, "new");
+    ASSERT_OK_AND_ASSIGN(std::optional<std::string> z, now->Get("z"));
+    EXPECT_EQ(z, std::nullopt);
+    EXPECT_THAT(ScanState(*now, "t/openai/"), SizeIs(3));
+    ASSERT_OK_AND_ASSIGN(std::optional<std::string> last, now->LastKey("t/openai/"));
+    ASSERT_TRUE(last.has_value());
+    EXPECT_EQ(static_cast<unsigned char>(last->back()), 3);
+  };
+  check_now();
+  ASSERT_OK(Reopen());
+  check_now();
+  // The state is a database of its own beside the log's, and not the log.
+  EXPECT_TRUE(fs::exists(fs::path(dir_) / "state" / "CURRENT"));
+  EXPECT_EQ(log().LastPosition(), Position(3));
+}
+
+TEST_F(EventLogTest, StateColumnFamilyOfAnEarlierVersionIsDroppedOnOpen) {
+  {
+    // The layout before the state space had a database of its own.
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    options.create_missing_column_families = true;
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+        {rocksdb::kDefaultColumnFamilyName, {}}, {"events", {}}, {"streams", {}},
+        {"event_ids", {}}, {"tags", {}}, {"metadata", {}}, {"state", {}}};
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, dir_, cfs, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    ASSERT_TRUE(db->Put({}, handles[6], "g1/a", "old state").ok());
+    for (rocksdb::ColumnFamilyHandle* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+    ASSERT_TRUE(db->Close().ok());
+  }
+  ASSERT_OK(Open());
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<StateSnapshot> now, log().SnapshotState());
+  ASSERT_OK_AND_ASSIGN(std::optional<std::string> old, now->Get("g1/a"));
+  EXPECT_EQ(old, std::nullopt);
+  now.reset();
+  ASSERT_OK(log().Append("deal/alpha", ExpectedVersion::NoStream(), MakeEvents("a", 2)));
+  ASSERT_OK(Reopen());
+  EXPECT_EQ(log().LastPosition(), Position(2));
+  ASSERT_OK(log().Close());
+  std::vector<std::string> families;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir_, &families).ok());
+  EXPECT_THAT(families, ::testing::Not(::testing::Contains("state")));
 }
 
 }  // namespace
