@@ -1,0 +1,10 @@
+#include "clients/cli/commands.h"
+
+namespace dealwire::cli {
+
+void AddQueryCommands(CLI::App& app, Context& ctx) {
+  (void)app;
+  (void)ctx;
+}
+
+}  // namespace dealwire::cli
