@@ -15,14 +15,15 @@ namespace v1 = dealwire::v1;
 absl::StatusOr<store::ProposedEvent> EncodeEvent(const v1::Event& event, absl::string_view stream,
                                                  absl::string_view field,
                                                  absl::string_view recorded_by,
-                                                 const store::EventLog& log) {
+                                                 const store::EventLog& log,
+                                                 absl::Span<const store::ProposedEvent> earlier) {
   if (absl::Status s = ValidateEnvelope(event, field); !s.ok()) return s;
   if (!event.stream().empty() && event.stream() != stream) {
     return absl::InvalidArgumentError(
         absl::StrCat(field, ".stream: '", event.stream().substr(0, 200),
                      "' differs from the request's stream; leave it empty"));
   }
-  absl::StatusOr<std::vector<std::string>> tags = EventTags(event.payload(), log);
+  absl::StatusOr<std::vector<std::string>> tags = EventTags(event.payload(), log, earlier);
   if (!tags.ok()) return tags.status();
 
   // Only what the log does not keep by itself.

@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "dealwire/v1/events.pb.h"
 #include "store/event_log.h"
 
@@ -24,15 +25,15 @@ namespace dealwire::projections {
 
 // Validates the envelope of `event` (see ValidateEnvelope; `field` prefixes
 // error messages, e.g. "events[3]") as an event of `stream`, and returns what
-// the log stores. `recorded_by` is the appending principal. Reads `log` to
-// tag events that refer to earlier ones.
+// the log stores. `recorded_by` is the appending principal. Reads `log`, and
+// `earlier` (the events before it in the same append, encoded), to tag events
+// that refer to earlier ones (EventTags).
 //
 // Returns INVALID_ARGUMENT naming the field, or the log's read errors.
-absl::StatusOr<store::ProposedEvent> EncodeEvent(const dealwire::v1::Event& event,
-                                                 absl::string_view stream,
-                                                 absl::string_view field,
-                                                 absl::string_view recorded_by,
-                                                 const store::EventLog& log);
+absl::StatusOr<store::ProposedEvent> EncodeEvent(
+    const dealwire::v1::Event& event, absl::string_view stream, absl::string_view field,
+    absl::string_view recorded_by, const store::EventLog& log,
+    absl::Span<const store::ProposedEvent> earlier = {});
 
 // Returns `message` serialized with map entries in key order, so that equal
 // messages are equal bytes (digests, page tokens, stored state).

@@ -85,25 +85,48 @@ void DirectTags(const v1::EventPayload& p, std::vector<std::string>* tags) {
   }
 }
 
-// Appends the organization tags of the first event carrying `tag`.
-absl::Status InheritOrgTags(const store::EventLog& log, const std::string& tag,
-                            std::vector<std::string>* tags) {
+void AppendOrgTags(const std::vector<std::string>& from, std::vector<std::string>* tags) {
+  for (const std::string& t : from) {
+    if (absl::StartsWith(t, "org/")) tags->push_back(t);
+  }
+}
+
+// Appends the organization tags of the first event carrying `tag`: in the
+// log, else among `earlier`.
+absl::Status InheritOrgTags(const store::EventLog& log,
+                            absl::Span<const store::ProposedEvent> earlier,
+                            const std::string& tag, std::vector<std::string>* tags) {
   absl::StatusOr<std::vector<store::RecordedEvent>> first =
       log.ReadTag(tag, store::Direction::kForwards, std::nullopt, 1);
   if (!first.ok()) return first.status();
-  for (const store::RecordedEvent& e : *first) {
-    for (const std::string& t : e.tags) {
-      if (absl::StartsWith(t, "org/")) tags->push_back(t);
+  if (!first->empty()) {
+    AppendOrgTags(first->front().tags, tags);
+    return absl::OkStatus();
+  }
+  for (const store::ProposedEvent& e : earlier) {
+    if (std::find(e.tags.begin(), e.tags.end(), tag) != e.tags.end()) {
+      AppendOrgTags(e.tags, tags);
+      break;
     }
   }
   return absl::OkStatus();
 }
 
-// Appends the tags of the event with id `event_id`, if there is one.
-absl::Status InheritEventTags(const store::EventLog& log, const std::string& event_id,
-                              std::vector<std::string>* tags) {
+// Appends the tags of the event with id `event_id`, if there is one: in the
+// log, else among `earlier`.
+absl::Status InheritEventTags(const store::EventLog& log,
+                              absl::Span<const store::ProposedEvent> earlier,
+                              const std::string& event_id, std::vector<std::string>* tags) {
   absl::StatusOr<store::Position> position = log.FindEvent(event_id);
-  if (absl::IsNotFound(position.status())) return absl::OkStatus();
+  if (absl::IsNotFound(position.status())) {
+    for (const store::ProposedEvent& e : earlier) {
+      if (e.event_id == event_id) {
+        tags->insert(tags->end(), e.tags.begin(), e.tags.end());
+        break;
+      }
+    }
+    return absl::OkStatus();
+  }
   if (!position.ok()) return position.status();
   absl::StatusOr<store::RecordedEvent> target = log.ReadEvent(*position);
   if (!target.ok()) return target.status();
@@ -148,27 +171,29 @@ std::string PartnershipTag(absl::string_view partnership_id) {
 }
 
 absl::StatusOr<std::vector<std::string>> EventTags(const v1::EventPayload& payload,
-                                                   const store::EventLog& log) {
+                                                   const store::EventLog& log,
+                                                   absl::Span<const store::ProposedEvent> earlier) {
   std::vector<std::string> tags;
   DirectTags(payload, &tags);
   absl::Status inherited;
   switch (payload.payload_case()) {
     case v1::EventPayload::kDealStageChanged:
       if (!payload.deal_stage_changed().deal_id().empty()) {
-        inherited = InheritOrgTags(log, DealTag(payload.deal_stage_changed().deal_id()), &tags);
+        inherited =
+            InheritOrgTags(log, earlier, DealTag(payload.deal_stage_changed().deal_id()), &tags);
       }
       break;
     case v1::EventPayload::kPartnershipEnded:
       if (!payload.partnership_ended().partnership_id().empty()) {
         inherited = InheritOrgTags(
-            log, PartnershipTag(payload.partnership_ended().partnership_id()), &tags);
+            log, earlier, PartnershipTag(payload.partnership_ended().partnership_id()), &tags);
       }
       break;
     case v1::EventPayload::kEventRetracted:
-      inherited = InheritEventTags(log, payload.event_retracted().event_id(), &tags);
+      inherited = InheritEventTags(log, earlier, payload.event_retracted().event_id(), &tags);
       break;
     case v1::EventPayload::kEventCorrected:
-      inherited = InheritEventTags(log, payload.event_corrected().event_id(), &tags);
+      inherited = InheritEventTags(log, earlier, payload.event_corrected().event_id(), &tags);
       break;
     default:
       break;

@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "dealwire/v1/events.pb.h"
 #include "store/event_log.h"
 
@@ -41,10 +42,13 @@ std::string PartnershipTag(absl::string_view partnership_id);
 std::vector<std::string> DirectOrgIds(const dealwire::v1::EventPayload& payload);
 
 // Returns the tags of `payload`, sorted and without duplicates. Reads `log`
-// for the events it refers to; a reference to an unknown deal, partnership or
-// event adds nothing (validation is the caller's concern). Fails only when
-// the log cannot be read.
-absl::StatusOr<std::vector<std::string>> EventTags(const dealwire::v1::EventPayload& payload,
-                                                   const store::EventLog& log);
+// for the events it refers to, then `earlier`: the events before it in the
+// same append (not in the log yet), so that an append holding a deal and its
+// stage change tags both alike, and a retry of it is identical. A reference
+// to an unknown deal, partnership or event adds nothing (validation is the
+// caller's concern). Fails only when the log cannot be read.
+absl::StatusOr<std::vector<std::string>> EventTags(
+    const dealwire::v1::EventPayload& payload, const store::EventLog& log,
+    absl::Span<const store::ProposedEvent> earlier = {});
 
 }  // namespace dealwire::projections

@@ -354,7 +354,8 @@ grpc::ServerUnaryReactor* EventStoreService::Append(grpc::CallbackServerContext*
   for (int i = 0; status.ok() && i < request->events_size(); ++i) {
     absl::StatusOr<store::ProposedEvent> e =
         projections::EncodeEvent(request->events(i), request->stream(),
-                                 absl::StrCat("events[", i, "]"), options_.principal, *log_);
+                                 absl::StrCat("events[", i, "]"), options_.principal, *log_,
+                                 events);
     if (e.ok()) {
       events.push_back(*std::move(e));
     } else {

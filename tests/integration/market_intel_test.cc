@@ -549,6 +549,36 @@ TEST_F(MarketIntelTest, ReadYourWritesAndOutOfRange) {
               StatusIsWith(absl::StatusCode::kInvalidArgument, "as_of.effective_on"));
 }
 
+TEST_F(MarketIntelTest, DealAndItsStageChangeInOneAppendAreTaggedAlikeAndRetriedIdempotently) {
+  const std::string c = NewOrgId("eta"), x = NewOrgId("x");
+  AppendAll({Company(c, "biotech"), Investor(x)});
+  const std::string deal = c + "-x";
+  v1::EventPayload stage;
+  stage.mutable_deal_stage_changed()->set_deal_id(deal);
+  stage.mutable_deal_stage_changed()->set_new_stage(v1::DEAL_STAGE_CLOSED);
+  stage.mutable_deal_stage_changed()->set_reason("closed as announced");
+  const std::vector<v1::Event> both = {
+      At(Investment(deal, "", x, c, 5000000, v1::DEAL_STAGE_ANNOUNCED), 2025, 3, 1),
+      At(NewEvent(stage), 2025, 4, 1)};
+  ASSERT_OK_AND_ASSIGN(v1::AppendResponse first, Append(stub(), "deal/" + deal, both));
+  EXPECT_FALSE(first.duplicate());
+  // The stage change names the deal's organizations although the deal was
+  // not in the log when it was tagged: both events are found by either org.
+  for (const std::string& org : {c, x}) {
+    v1::ReadAllRequest by_org;
+    by_org.mutable_filter()->add_org_ids(org);
+    ASSERT_OK_AND_ASSIGN(std::vector<v1::Event> events, ReadWholeLog(stub(), by_org));
+    std::vector<uint64_t> positions;
+    for (const v1::Event& e : events) positions.push_back(e.position());
+    EXPECT_THAT(positions, ::testing::IsSupersetOf({first.first_position(), first.last_position()}))
+        << "org " << org;
+  }
+  // The very same append again is a duplicate, not "different content".
+  ASSERT_OK_AND_ASSIGN(v1::AppendResponse retry, Append(stub(), "deal/" + deal, both));
+  EXPECT_TRUE(retry.duplicate());
+  EXPECT_EQ(retry.last_position(), first.last_position());
+}
+
 // --- Validation on the write path ---------------------------------------------
 
 TEST_F(MarketIntelTest, InvalidClaimsAreRefusedAndWriteNothing) {
