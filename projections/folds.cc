@@ -1108,9 +1108,19 @@ std::vector<v1::ValuationPoint> FoldValuations(const state::Entity& company_clai
     point.set_position(r->position);
     point.set_event_id(claim->event_id());
   }
+  // A round's post-money that a ValuationReported of that round states too
+  // is one valuation, reported twice: the explicit claim stands for both.
+  auto restated = [&points](const v1::Deal& round) {
+    return std::any_of(points.begin(), points.end(), [&round](const v1::ValuationPoint& p) {
+      return p.basis() == v1::VALUATION_BASIS_PRIMARY_ROUND && p.round_id() == round.deal_id() &&
+             p.valuation().currency_code() == round.post_money_valuation().currency_code() &&
+             p.valuation().units() == round.post_money_valuation().units() &&
+             p.valuation().nanos() == round.post_money_valuation().nanos();
+    });
+  };
   for (const v1::Deal& round : rounds) {
     if (round.kind() != v1::DEAL_KIND_ROUND || !round.has_post_money_valuation() ||
-        round.history().empty()) {
+        round.history().empty() || restated(round)) {
       continue;
     }
     v1::ValuationPoint& point = points.emplace_back();

@@ -170,7 +170,8 @@ dealwire::v1::CapTable FoldCapTable(const CapTableInput& input, const ClaimFilte
                                     bool include_pending);
 
 // Folds a company's valuation history: its ValuationReported claims and the
-// post-money valuations of its rounds (basis PRIMARY_ROUND), ordered by
+// post-money valuations of its rounds (basis PRIMARY_ROUND) that no
+// ValuationReported of the round states already (same amount), ordered by
 // effective period start, then position.
 std::vector<dealwire::v1::ValuationPoint> FoldValuations(
     const dealwire::state::v1::Entity& company_claims,

@@ -1045,6 +1045,31 @@ TEST(ValuationTest, ReportsAndRoundPostMoneyByEffectiveDate) {
   EXPECT_EQ(points[1].sources(0).publisher(), "source-1");
 }
 
+TEST(ValuationTest, RoundPostMoneyRestatedByAValuationReportIsOnePoint) {
+  Claims log;
+  v1::EventPayload valuation;
+  auto* v = valuation.mutable_valuation_reported();
+  v->set_company_id("openai");
+  v->set_round_id("openai-2024");
+  *v->mutable_valuation() = Cash(157'000 * kM);
+  v->set_basis(v1::VALUATION_BASIS_PRIMARY_ROUND);
+  log.Add("c/openai", InMonth(2024, 10), valuation);
+
+  v1::Deal round;
+  round.set_deal_id("openai-2024");
+  round.set_kind(v1::DEAL_KIND_ROUND);
+  *round.mutable_post_money_valuation() = Cash(157'000 * kM);
+  *round.add_history()->mutable_effective() = InMonth(2024, 10);
+  std::vector<v1::ValuationPoint> points =
+      FoldValuations(log.Entity("c/openai"), {round}, KnownAt(100));
+  ASSERT_EQ(points.size(), 1u);
+  EXPECT_EQ(points[0].event_id(), "event-1");  // the explicit claim stands
+  // A different figure for the same round is a second point.
+  *round.mutable_post_money_valuation() = Cash(150'000 * kM);
+  points = FoldValuations(log.Entity("c/openai"), {round}, KnownAt(100));
+  EXPECT_EQ(points.size(), 2u);
+}
+
 // ---------------------------------------------------------------------------
 // Partnerships and exposure
 // ---------------------------------------------------------------------------
