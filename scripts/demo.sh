@@ -77,7 +77,8 @@ echo "$server_pid" >"$pid_file"
 port=$(wait_for_port "$log" "$server_pid" 30 demo) || exit 1
 export DEALWIRE_SERVER=127.0.0.1:$port
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [[ -t 1 && -z ${NO_COLOR:-} ]]; then bold=$'\033[1m' plain=$'\033[0m'; else bold= plain=; fi
+say() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
 dw() {
   printf '$ dealwire %s\n' "$*"
   "$cli" "$@"
