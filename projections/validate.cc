@@ -7,7 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "projections/currency.h"
+#include "common/currency.h"
 
 namespace dealwire::projections {
 namespace {
@@ -186,7 +186,7 @@ class PayloadChecker {
   void Currency(absl::string_view sub, const std::string& code) {
     if (code.empty()) {
       Fail(sub, "is required (an ISO 4217 code such as \"USD\")");
-    } else if (!IsIso4217(code)) {
+    } else if (!common::IsIso4217(code)) {
       Fail(sub, absl::StrCat("'", Clip(code), "' is not an ISO 4217 currency code"));
     }
   }

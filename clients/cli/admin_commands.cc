@@ -20,18 +20,6 @@
 namespace dealwire::cli {
 namespace {
 
-// Prints aligned "key  value" lines, indented by two spaces.
-void KeyValues(const Context& ctx, const std::vector<std::pair<std::string, std::string>>& rows) {
-  size_t width = 0;
-  for (const auto& [key, value] : rows) width = std::max(width, DisplayWidth(key));
-  std::string out;
-  for (const auto& [key, value] : rows) {
-    absl::StrAppend(&out, "  ", ctx.Paint(key, "2"),
-                    std::string(width - DisplayWidth(key) + 2, ' '), value, "\n");
-  }
-  Print(out);
-}
-
 void AddStatsCommand(CLI::App& admin, Context& ctx) {
   struct Opts {
     bool digest = false;

@@ -111,6 +111,19 @@ void Print(absl::string_view text) {
   std::fflush(stdout);
 }
 
+void Title(const Context& ctx, absl::string_view text) { Print(ctx.Paint(text, "1") + "\n"); }
+
+void KeyValues(const Context& ctx, const std::vector<std::pair<std::string, std::string>>& rows) {
+  size_t width = 0;
+  for (const auto& [key, value] : rows) width = std::max(width, DisplayWidth(key));
+  std::string out;
+  for (const auto& [key, value] : rows) {
+    absl::StrAppend(&out, "  ", ctx.Paint(key, "2"),
+                    std::string(width - DisplayWidth(key) + 2, ' '), value, "\n");
+  }
+  Print(out);
+}
+
 size_t DisplayWidth(absl::string_view s) {
   size_t width = 0;
   for (size_t i = 0; i < s.size(); ++i) {

@@ -24,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/string_view.h"
@@ -114,6 +115,13 @@ class Table {
 
 // Prints `text` to stdout as is.
 void Print(absl::string_view text);
+
+// Prints a title line (bold with colour).
+void Title(const Context& ctx, absl::string_view text);
+
+// Prints aligned "key  value" lines, indented by two spaces (keys dim with
+// colour).
+void KeyValues(const Context& ctx, const std::vector<std::pair<std::string, std::string>>& rows);
 
 // Display width of `s`: UTF-8 code points, ANSI escape sequences excluded.
 size_t DisplayWidth(absl::string_view s);

@@ -15,6 +15,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "clients/cli/cli.h"
+#include "common/currency.h"
 
 namespace dealwire::cli {
 namespace {
@@ -117,34 +118,6 @@ absl::Time ParseTimestamp(absl::string_view field, absl::string_view text) {
 
 namespace {
 
-// The alphabetic codes of ISO 4217 List One in force in 2024–2025 (the same
-// table as the server's projections/currency.cc): currencies and funds,
-// including codes being phased out but still legal tender (ANG, CUC, SLL,
-// ZWL) and their successors (XCG, SLE, ZWG, VED); not XTS or XXX. Sorted.
-constexpr std::array<absl::string_view, 180> kIso4217 = {
-    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT",
-    "BGN", "BHD", "BIF", "BMD", "BND", "BOB", "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD",
-    "CAD", "CDF", "CHE", "CHF", "CHW", "CLF", "CLP", "CNY", "COP", "COU", "CRC", "CUC", "CUP",
-    "CVE", "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP",
-    "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS",
-    "INR", "IQD", "IRR", "ISK", "JMD", "JOD", "JPY", "KES", "KGS", "KHR", "KMF", "KPW", "KRW",
-    "KWD", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD",
-    "MMK", "MNT", "MOP", "MRU", "MUR", "MVR", "MWK", "MXN", "MXV", "MYR", "MZN", "NAD", "NGN",
-    "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "PYG", "QAR",
-    "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SLL",
-    "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TND", "TOP", "TRY",
-    "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "USN", "UYI", "UYU", "UYW", "UZS", "VED", "VES",
-    "VND", "VUV", "WST", "XAF", "XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XCD", "XCG", "XDR",
-    "XOF", "XPD", "XPF", "XPT", "XSU", "XUA", "YER", "ZAR", "ZMW", "ZWG", "ZWL",
-};
-
-constexpr bool Iso4217IsSorted() {
-  for (size_t i = 1; i < kIso4217.size(); ++i) {
-    if (!(kIso4217[i - 1] < kIso4217[i])) return false;
-  }
-  return true;
-}
-static_assert(Iso4217IsSorted(), "kIso4217 must be sorted and free of duplicates");
 
 struct CurrencySymbol {
   absl::string_view symbol;
@@ -179,12 +152,12 @@ std::string CurrencyFromWord(absl::string_view field, absl::string_view word) {
   if (word.size() == 3) {
     const std::string upper = absl::AsciiStrToUpper(word);
     if (upper == word) {
-      if (!IsIso4217(word)) {
+      if (!common::IsIso4217(word)) {
         BadInput(field, absl::StrCat("'", word, "' is not an active ISO 4217 currency code"));
       }
       return upper;
     }
-    if (IsIso4217(upper)) {
+    if (common::IsIso4217(upper)) {
       BadInput(field, absl::StrCat("currency codes are upper-case: write ", upper, ", not ", word));
     }
   }
@@ -312,17 +285,14 @@ void ScaledDecimal(absl::string_view field, absl::string_view text, const std::s
 
 }  // namespace
 
-bool IsIso4217(absl::string_view code) {
-  return code.size() == 3 && std::binary_search(kIso4217.begin(), kIso4217.end(), code);
-}
 
 std::string ParseCurrency(absl::string_view field, absl::string_view text) {
   text = absl::StripAsciiWhitespace(text);
   const std::string upper = absl::AsciiStrToUpper(text);
-  if (upper != text && IsIso4217(upper)) {
+  if (upper != text && common::IsIso4217(upper)) {
     BadInput(field, absl::StrCat("currency codes are upper-case: write ", upper, ", not ", text));
   }
-  if (!IsIso4217(text)) {
+  if (!common::IsIso4217(text)) {
     BadInput(field, absl::StrCat("'", text, "' is not an active ISO 4217 currency code"));
   }
   return std::string(text);

@@ -41,10 +41,6 @@ v1::EffectiveDate ParseEffectiveInYears(absl::string_view field, absl::string_vi
 // The largest amount the server accepts: 10^15 whole units.
 inline constexpr int64_t kMaxMoneyUnits = 1'000'000'000'000'000;
 
-// Returns whether `code` is an active ISO 4217 alphabetic code (three
-// upper-case letters, in the same table the server uses). Case-sensitive.
-bool IsIso4217(absl::string_view code);
-
 // Parses an amount of money, exactly (integer arithmetic on the digits):
 //   "50B USD", "$8,000,000,000", "USD 11000000000", "€4M", "4.5M EUR",
 //   "1.25T USD", "£950K", "$8 billion", "300 million USD", "¥1.2bn".

@@ -241,21 +241,6 @@ std::string ByStage(const google::protobuf::RepeatedPtrField<v1::StageAmount>& s
   return absl::StrJoin(parts, "; ");
 }
 
-// Prints a bold title line.
-void Title(const Context& ctx, absl::string_view text) { Print(ctx.Paint(text, "1") + "\n"); }
-
-// Prints aligned "key  value" lines, indented by two spaces.
-void KeyValues(const Context& ctx, const std::vector<std::pair<std::string, std::string>>& rows) {
-  size_t width = 0;
-  for (const auto& [key, value] : rows) width = std::max(width, DisplayWidth(key));
-  std::string out;
-  for (const auto& [key, value] : rows) {
-    absl::StrAppend(&out, "  ", ctx.Paint(key, "2"),
-                    std::string(width - DisplayWidth(key) + 2, ' '), value, "\n");
-  }
-  Print(out);
-}
-
 // Prints the dim closing line: the position the answer reflects and, for
 // lists, how to get the next page.
 void Footer(const Context& ctx, uint64_t as_of_position, const std::string& next_page_token = "") {

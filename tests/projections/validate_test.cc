@@ -7,7 +7,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "projections/currency.h"
+#include "common/currency.h"
 #include "tests/common/status_matchers.h"
 
 namespace dealwire::projections {
@@ -298,10 +298,10 @@ TEST(ValidateTest, DomainIds) {
 
 TEST(ValidateTest, CurrencyCodes) {
   for (const char* code : {"USD", "EUR", "JPY", "GBP", "CNY", "CHF", "AED", "ZWG", "XCG", "VES"}) {
-    EXPECT_TRUE(IsIso4217(code)) << code;
+    EXPECT_TRUE(common::IsIso4217(code)) << code;
   }
   for (const char* code : {"XXX", "XTS", "usd", "US", "USDT", "", "HRK", "VEF", "BTC"}) {
-    EXPECT_FALSE(IsIso4217(code)) << code;
+    EXPECT_FALSE(common::IsIso4217(code)) << code;
   }
 }
 

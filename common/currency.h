@@ -1,4 +1,5 @@
-// projections/currency.h — the currencies Dealwire accepts in Money values.
+// common/currency.h — the currencies Dealwire accepts in Money values (the
+// server refuses others; the CLI refuses them before sending).
 //
 //   if (!IsIso4217(money.currency_code())) { /* INVALID_ARGUMENT */ }
 //
@@ -11,10 +12,10 @@
 
 #include "absl/strings/string_view.h"
 
-namespace dealwire::projections {
+namespace dealwire::common {
 
 // Returns whether `code` is an accepted ISO 4217 alphabetic currency code:
 // exactly three upper-case letters, in the table above. Case-sensitive.
 bool IsIso4217(absl::string_view code);
 
-}  // namespace dealwire::projections
+}  // namespace dealwire::common

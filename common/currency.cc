@@ -1,9 +1,9 @@
-#include "projections/currency.h"
+#include "common/currency.h"
 
 #include <algorithm>
 #include <array>
 
-namespace dealwire::projections {
+namespace dealwire::common {
 namespace {
 
 // Sorted, for binary search (checked below at compile time).
@@ -38,4 +38,4 @@ bool IsIso4217(absl::string_view code) {
   return code.size() == 3 && std::binary_search(kCodes.begin(), kCodes.end(), code);
 }
 
-}  // namespace dealwire::projections
+}  // namespace dealwire::common
