@@ -968,6 +968,17 @@ void RunDeleteSubscription(Context& ctx, const std::string& name) {
   Print(absl::StrCat("deleted subscription ", name, "\n"));
 }
 
+void RunCommitCheckpoint(Context& ctx, const std::string& name, uint64_t position) {
+  v1::CommitCheckpointRequest req;
+  req.set_subscription_name(name);
+  req.set_position(position);
+  v1::CommitCheckpointResponse resp;
+  ctx.Check(ctx.events().CommitCheckpoint(ctx.Call().get(), req, &resp));
+  if (ctx.json()) return ctx.PrintJson(resp);
+  Print(absl::StrCat("subscription ", name, " resumes after position ",
+                     resp.subscription().checkpoint_position(), "\n"));
+}
+
 }  // namespace
 
 void AddEventCommands(CLI::App& app, Context& ctx) {
@@ -1064,10 +1075,10 @@ void AddEventCommands(CLI::App& app, Context& ctx) {
     cmd->callback([&ctx, o] { RunImport(ctx, *o); });
   }
 
-  // subscriptions list | delete
+  // subscriptions list | delete | commit
   {
     CLI::App* subs = app.add_subcommand(
-        "subscriptions", "List or delete durable named subscriptions (see tail --name).\n\n"
+        "subscriptions", "List, delete or rewind durable named subscriptions (see tail --name).\n\n"
                          "Example:\n  dealwire subscriptions list");
     subs->require_subcommand(1);
     CLI::App* list = subs->add_subcommand(
@@ -1080,6 +1091,20 @@ void AddEventCommands(CLI::App& app, Context& ctx) {
                   "Example:\n  dealwire subscriptions delete deal-alerts");
     del->add_option("NAME", *name, "the subscription")->required();
     del->callback([&ctx, name] { RunDeleteSubscription(ctx, *name); });
+    struct CommitOpts {
+      std::string name;
+      uint64_t position = 0;
+    };
+    auto c = std::make_shared<CommitOpts>();
+    CLI::App* commit = subs->add_subcommand(
+        "commit",
+        "Set a named subscription's checkpoint (CommitCheckpoint): its next tail resumes with "
+        "the events after POSITION. 0 replays from the start; a position past the end of the "
+        "log is refused.\n\n"
+        "Example:\n  dealwire subscriptions commit deal-alerts 0   # replay everything");
+    commit->add_option("NAME", c->name, "the subscription")->required();
+    commit->add_option("POSITION", c->position, "the new checkpoint")->required();
+    commit->callback([&ctx, c] { RunCommitCheckpoint(ctx, c->name, c->position); });
   }
 }
 

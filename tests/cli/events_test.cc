@@ -1,5 +1,5 @@
 // End-to-end tests of the event-log commands of `dealwire` (events read |
-// append, import, tail, subscriptions list | delete): the real binary against
+// append, import, tail, subscriptions list | delete | commit): the real binary against
 // a real dealwired on 127.0.0.1, each test on a fresh data directory. What
 // the commands did is checked through the server's own API (ReadAll,
 // ListSubscriptions), not only through what they print.
@@ -482,6 +482,18 @@ TEST_F(CliEventsTest, SubscriptionsListAndDelete) {
   EXPECT_EQ(s.name(), "alerts");
   EXPECT_EQ(s.checkpoint_position(), 1u);
 
+  // commit rewinds the checkpoint; past the end of the log is refused.
+  CliResult rewind = Cli({"subscriptions", "commit", "alerts", "0"});
+  ASSERT_EQ(rewind.exit_code, 0) << rewind.err;
+  EXPECT_THAT(rewind.out, HasSubstr("resumes after position 0"));
+  absl::StatusOr<std::vector<v1::NamedSubscription>> stored = ListAllSubscriptions(stub());
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->size(), 1u);
+  EXPECT_EQ((*stored)[0].checkpoint_position(), 0u);
+  CliResult beyond = Cli({"-o", "json", "subscriptions", "commit", "alerts", "1000000"});
+  EXPECT_EQ(beyond.exit_code, 1) << beyond.err;
+  EXPECT_THAT(beyond.err, HasSubstr("beyond the end of the log"));
+
   CliResult del = Cli({"subscriptions", "delete", "alerts"});
   ASSERT_EQ(del.exit_code, 0) << del.err;
   EXPECT_THAT(del.out, HasSubstr("deleted subscription alerts"));
@@ -505,7 +517,8 @@ TEST(CliEventsHelpTest, EveryCommandHasAnExample) {
                                              {"tail"},
                                              {"import"},
                                              {"subscriptions", "list"},
-                                             {"subscriptions", "delete"}}) {
+                                             {"subscriptions", "delete"},
+                                             {"subscriptions", "commit"}}) {
     cmd.push_back("--help");
     CliResult r = RunCli(cmd);
     EXPECT_EQ(r.exit_code, 0) << cmd[0] << ": " << r.err;
