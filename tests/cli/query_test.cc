@@ -683,6 +683,37 @@ TEST_F(QueryTest, UnreachableServerExitsThree) {
   }
 }
 
+// Runs `dealwire args` on a pseudo-terminal (util-linux script(1)) with
+// `env` (e.g. "-u NO_COLOR" or "NO_COLOR=1") and returns what it printed.
+std::string OnTerminal(const std::string& env, const std::vector<std::string>& args) {
+  std::string command = CliPath();
+  for (const std::string& a : args) absl::StrAppend(&command, " '", a, "'");
+  const std::string shell =
+      absl::StrCat("env ", env, " script -qec \"", command, "\" /dev/null 2>&1 </dev/null");
+  std::string out;
+  if (FILE* pipe = popen(shell.c_str(), "r")) {
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+    pclose(pipe);
+  }
+  return out;
+}
+
+TEST_F(QueryTest, ColourOnlyOnATerminalAndNeverWithNoColor) {
+  const std::vector<std::string> args = {"--server", server_->address(), "cap-table", "openai",
+                                         "--min-position", absl::StrCat(last_)};
+  const std::string coloured = OnTerminal("-u NO_COLOR", args);
+  ASSERT_THAT(coloured, HasSubstr("Microsoft")) << coloured;
+  EXPECT_THAT(coloured, HasSubstr("\x1b[1m"));  // bold headers
+  const std::string plain = OnTerminal("NO_COLOR=1", args);
+  ASSERT_THAT(plain, HasSubstr("Microsoft")) << plain;
+  EXPECT_THAT(plain, Not(HasSubstr("\x1b[")));
+  CliResult piped = Query({"cap-table", "openai"});
+  ASSERT_EQ(piped.exit_code, 0) << piped.err;
+  EXPECT_THAT(piped.out, Not(HasSubstr("\x1b[")));
+}
+
 TEST_F(QueryTest, EveryCommandHasHelpWithAnExample) {
   for (const std::vector<std::string>& cmd :
        std::vector<std::vector<std::string>>{{"org"},
