@@ -9,6 +9,7 @@ packages=(
   librocksdb-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libfmt-dev libjemalloc-dev
+  python3 python3-grpcio python3-protobuf python3-pytest
 )
 
 missing=()
