@@ -144,6 +144,21 @@ class Pipeline {
   std::string error_;    // main thread only
 };
 
+using SteadyClock = std::chrono::steady_clock;
+
+// Returns the seconds since `start`, at least 1 ns: a divisor for rates.
+double SecondsSince(SteadyClock::time_point start) {
+  return std::max(std::chrono::duration<double>(SteadyClock::now() - start).count(), 1e-9);
+}
+
+// Returns "dealwire-gen: <n> events (<c> companies, <i> investors planned)":
+// the start of the summary line.
+std::string SummaryHead(const dealwire::bench::SyntheticEvents& generator) {
+  return fmt::format("dealwire-gen: {} events ({} companies, {} investors planned)",
+                     generator.generated(), generator.planned_companies(),
+                     generator.planned_investors());
+}
+
 // Prints the number and share of the events of each payload type to stderr.
 void PrintCounts(const dealwire::bench::SyntheticEvents& generator) {
   const size_t total = generator.generated();
@@ -184,19 +199,18 @@ bool LoadIntoLog(dealwire::bench::SyntheticEvents& generator, const std::string&
     return false;
   }
 
-  const auto start = std::chrono::steady_clock::now();
+  const auto start = SteadyClock::now();
   auto last_report = start;
   dealwire::bench::LogLoader loader(**log, {.max_in_flight = options.max_queued_appends});
   v1::Event event;
   while (generator.Next(&event)) {
     if (!loader.Append(event)) break;
     if ((loader.appended() & 0xffff) == 0) {
-      const auto now = std::chrono::steady_clock::now();
+      const auto now = SteadyClock::now();
       if (now - last_report >= std::chrono::seconds(10)) {
         last_report = now;
-        const double s = std::chrono::duration<double>(now - start).count();
         fmt::print(stderr, "dealwire-gen: {} events appended, {} committed, {:.0f} events/s\n",
-                   loader.appended(), loader.committed(), loader.committed() / s);
+                   loader.appended(), loader.committed(), loader.committed() / SecondsSince(start));
       }
     }
   }
@@ -265,17 +279,14 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (!data_dir.empty()) {
-    const auto start = std::chrono::steady_clock::now();
+    const auto start = SteadyClock::now();
     dealwire::bench::SyntheticEvents generator(options);
     if (!LoadIntoLog(generator, data_dir)) return 1;
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const size_t total = generator.generated();
+    const double seconds = SecondsSince(start);
     fmt::print(stderr,
-               "dealwire-gen: {} events ({} companies, {} investors planned) appended to {} in "
-               "{:.2f} s: {:.0f} events/s (1 event per append, domain validation on, durable)\n",
-               total, generator.planned_companies(), generator.planned_investors(), data_dir,
-               seconds, total / std::max(seconds, 1e-9));
+               "{} appended to {} in {:.2f} s: {:.0f} events/s (1 event per append, domain "
+               "validation on, durable)\n",
+               SummaryHead(generator), data_dir, seconds, generator.generated() / seconds);
     PrintCounts(generator);
     fmt::print(stderr, "dealwire-gen: {} is ready for: dealwired --data-dir {}\n", data_dir,
                data_dir);
@@ -291,7 +302,7 @@ int main(int argc, char** argv) {
     }
   }
 
-  const auto start = std::chrono::steady_clock::now();
+  const auto start = SteadyClock::now();
   dealwire::bench::SyntheticEvents generator(options);
   Pipeline pipeline(threads, out);
   const bool ok = pipeline.Run(generator);
@@ -306,16 +317,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   const uint64_t bytes = pipeline.bytes();
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-
-  const size_t total = generator.generated();
-  fmt::print(stderr,
-             "dealwire-gen: {} events ({} companies, {} investors planned), {:.1f} MB to {} in "
-             "{:.2f} s: {:.0f} events/s, {:.1f} MB/s\n",
-             total, generator.planned_companies(), generator.planned_investors(), bytes / 1e6,
-             output == "-" ? "stdout" : output, seconds, total / std::max(seconds, 1e-9),
-             bytes / 1e6 / std::max(seconds, 1e-9));
+  const double seconds = SecondsSince(start);
+  fmt::print(stderr, "{}, {:.1f} MB to {} in {:.2f} s: {:.0f} events/s, {:.1f} MB/s\n",
+             SummaryHead(generator), bytes / 1e6, output == "-" ? "stdout" : output, seconds,
+             generator.generated() / seconds, bytes / 1e6 / seconds);
   PrintCounts(generator);
   return 0;
 }

@@ -32,9 +32,13 @@ using SteadyClock = std::chrono::steady_clock;
 
 double Seconds(SteadyClock::duration d) { return std::chrono::duration<double>(d).count(); }
 
+// Returns `seconds` in whole milliseconds.
+std::chrono::milliseconds Millis(double seconds) {
+  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+}
+
 std::chrono::system_clock::time_point DeadlineIn(double seconds) {
-  return std::chrono::system_clock::now() +
-         std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+  return std::chrono::system_clock::now() + Millis(seconds);
 }
 
 std::string StatusText(const grpc::Status& status) {
@@ -184,8 +188,7 @@ std::pair<CallerTotals, double> CapTableLoad(
   std::vector<CallerTotals> callers(options.concurrency);
   std::vector<std::thread> threads;
   const SteadyClock::time_point start = SteadyClock::now();
-  const SteadyClock::time_point end =
-      start + std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+  const SteadyClock::time_point end = start + Millis(seconds);
   for (int i = 0; i < options.concurrency; ++i) {
     threads.emplace_back([&, i] {
       CallerTotals& t = callers[i];
@@ -269,8 +272,7 @@ bool RunProjectionCatchup(const IntelOptions& options) {
   v1::GetStatsResponse last = *first;
   SteadyClock::time_point last_time = first_time;
   SteadyClock::time_point next_report = first_time + std::chrono::seconds(10);
-  const SteadyClock::time_point give_up =
-      first_time + std::chrono::milliseconds(static_cast<int64_t>(options.catchup_timeout * 1000));
+  const SteadyClock::time_point give_up = first_time + Millis(options.catchup_timeout);
   while (last.projection_lag() > 0) {
     if (SteadyClock::now() >= give_up) {
       fmt::print(stderr,

@@ -38,6 +38,7 @@
 #   KEEP_LOG=1     print the tail of the server's log at the end, not only on
 #                  failure
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR
 source "$(dirname "$0")/start_line.sh"
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'; }
@@ -90,18 +91,7 @@ server_pid=
 failed=0
 
 stop_server() {
-  if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 1 300); do  # 30 s
-      kill -0 "$server_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$server_pid" 2>/dev/null; then
-      echo "run_intel_bench: dealwired did not stop within 30 s of SIGTERM; killing it" >&2
-      kill -KILL "$server_pid" 2>/dev/null || true
-    fi
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  stop_dealwired "$server_pid" run_intel_bench
   server_pid=
 }
 
@@ -138,7 +128,7 @@ start_ns=$(date +%s%N)
 "$server_bin" --data-dir "$data" --listen 127.0.0.1:0 2>"$log" &
 server_pid=$!
 # The start line: "dealwired <version> started data_dir=<dir> listen=<host>:<port> pid=<pid>".
-port=$(wait_for_port "$log" "$server_pid" $start_timeout run_intel_bench) || exit 1
+port=$(wait_for_port "$log" "$server_pid" "$start_timeout" run_intel_bench) || exit 1
 server=127.0.0.1:$port
 started_ms=$((($(date +%s%N) - start_ns) / 1000000))
 started_s=$((started_ms / 1000)).$(printf %03d $((started_ms % 1000)))

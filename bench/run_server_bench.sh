@@ -19,6 +19,7 @@
 #   TMPDIR        where the temporary data directory goes (default: /tmp)
 #   KEEP_LOG=1    print the server's log at the end, not only on failure
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR
 source "$(dirname "$0")/start_line.sh"
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -42,19 +43,7 @@ server_pid=
 
 cleanup() {
   local status=$?
-  if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    # Graceful stop, bounded: 30 s, then SIGKILL.
-    for _ in $(seq 1 300); do
-      kill -0 "$server_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$server_pid" 2>/dev/null; then
-      echo "run_server_bench: dealwired did not stop within 30 s of SIGTERM; killing it" >&2
-      kill -KILL "$server_pid" 2>/dev/null || true
-    fi
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  stop_dealwired "$server_pid" run_server_bench
   if [[ $status -ne 0 || ${KEEP_LOG:-0} == 1 ]] && [[ -s $log ]]; then
     echo "--- dealwired log ($log) ---" >&2
     tail -n 50 "$log" >&2

@@ -1,9 +1,11 @@
+# shellcheck shell=bash
 # Sourced by the bench scripts: waits for dealwired's start line, then for
-# its health check.
+# its health check, and stops it at the end.
 #
 #   source bench/start_line.sh
 #   port=$(wait_for_port "$log" "$server_pid" 30 run_server_bench) || exit 1
 #   wait_for_serving "$bench_bin" "127.0.0.1:$port" "$server_pid" run_server_bench || exit 1
+#   stop_dealwired "$server_pid" run_server_bench
 #
 # The start line is "dealwired <version> started data_dir=<dir>
 # listen=<host>:<port> pid=<pid>". Prints the port; fails (with a message on
@@ -40,4 +42,24 @@ wait_for_serving() {
   done
   echo "$who: dealwired at $server does not answer its health check" >&2
   return 1
+}
+
+# Stops dealwired `pid` (a child of the calling shell) if it still runs:
+# SIGTERM, then SIGKILL (with a message naming the caller) when it has not
+# exited 30 s later; reaps it.
+stop_dealwired() {
+  local pid=$1 who=$2
+  if [[ -z $pid ]] || ! kill -0 "$pid" 2>/dev/null; then
+    return 0
+  fi
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 300); do  # 30 s
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "$who: dealwired did not stop within 30 s of SIGTERM; killing it" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
 }

@@ -1,12 +1,14 @@
 #include "bench/synthetic_events.h"
-#include "projections/validate.h"
 
 #include <algorithm>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "projections/validate.h"
 
 namespace dealwire::bench {
 namespace {
@@ -528,7 +530,6 @@ class SyntheticEvents::Impl {
     return projections::FormatUuidV4(hi, rng_.Bits(), out);
   }
 
-
   // Fills the envelope: id, stream "<kind>/<id>", effective date (at a random
   // precision unless `precision` is given), confidence. Returns the event
   // id's halves.
@@ -883,28 +884,57 @@ class SyntheticEvents::Impl {
     return std::min<uint8_t>(next, v1::DEAL_STAGE_CLOSED);
   }
 
-  void Headline(uint32_t subject, std::string_view verb, const v1::Money* money,
-                std::string_view tail, std::string* out) {
-    out->clear();
-    AppendOrgName(subject, out);
-    out->push_back(' ');
-    out->append(verb);
+  // Adds sources (see AddSources) headlined "<subject's name> <verb>[
+  // <money>][ <tail>]".
+  void AddHeadlinedSources(v1::Event* e, uint32_t subject, std::string_view verb,
+                           const v1::Money* money, std::string_view tail, int64_t day,
+                           std::string_view press_org) {
+    std::string title;
+    AppendOrgName(subject, &title);
+    title.push_back(' ');
+    title.append(verb);
     if (money != nullptr) {
-      out->push_back(' ');
-      AppendHeadlineAmount(*money, out);
+      title.push_back(' ');
+      AppendHeadlineAmount(*money, &title);
     }
     if (!tail.empty()) {
-      out->push_back(' ');
-      out->append(tail);
+      title.push_back(' ');
+      title.append(tail);
     }
+    AddSources(e, title, day, press_org);
+  }
+
+  // Fills the envelope of a claim about deal `d`: stream "deal/<id>", a
+  // claim day, a confidence that fits its stage. Sets `id` to the deal's id
+  // and returns the day.
+  int64_t DealEnvelope(v1::Event* e, const Deal& d, std::string* id) {
+    AppendDealId(d, id);
+    const int64_t day = ClaimDay();
+    Envelope(e, "deal", *id, day, ConfidenceForStage(d.stage));
+    return day;
+  }
+
+  // Sometimes (`percent` %) picks an open deal to report again; returns its
+  // index in open_deals_ when it is of `kind`.
+  std::optional<size_t> OpenDealToRestate(DealKind kind, uint32_t percent) {
+    if (open_deals_.empty() || !rng_.Chance(percent)) return std::nullopt;
+    const size_t i = rng_.Below(open_deals_.size());
+    if (open_deals_[i].kind != kind) return std::nullopt;
+    return i;
+  }
+
+  // Moves open deal `i` on for a restated report (to a later stage or the
+  // same one, never COLLAPSED) and returns it.
+  Deal& Restate(size_t i) {
+    Deal& d = open_deals_[i];
+    d.stage =
+        std::max<uint8_t>(d.stage, std::min<uint8_t>(NextStage(d.stage), v1::DEAL_STAGE_CLOSED));
+    return d;
   }
 
   void FundingRound(v1::Event* e) {
     // Sometimes another claim about an open round.
-    if (!open_deals_.empty() && rng_.Chance(10)) {
-      const size_t i = rng_.Below(open_deals_.size());
-      if (open_deals_[i].kind == DealKind::kRound) return ReReportRound(e, i);
-    }
+    if (const auto i = OpenDealToRestate(DealKind::kRound, 10)) return ReReportRound(e, *i);
     Company& c = PickCompany();
     uint8_t label;
     if (c.next_label < kSequencedLabels) {
@@ -921,9 +951,7 @@ class SyntheticEvents::Impl {
 
     Deal d{0, c.org, kNone, k, DealKind::kRound, InitialStage(), label, c.currency, 0};
     std::string id;
-    AppendDealId(d, &id);
-    const int64_t day = ClaimDay();
-    Envelope(e, "deal", id, day, ConfidenceForStage(d.stage));
+    const int64_t day = DealEnvelope(e, d, &id);
     auto* r = e->mutable_payload()->mutable_funding_round_reported();
     r->set_round_id(id);
     r->set_company_id(OrgId(c.org));
@@ -954,21 +982,15 @@ class SyntheticEvents::Impl {
       r->add_lead_investor_ids(OrgId(lead));
     }
     r->set_stage(static_cast<v1::DealStage>(d.stage));
-    std::string title;
-    Headline(c.org, "raises", r->has_target_amount() ? &r->target_amount() : nullptr,
-             kLabels[label] == "seed" ? "seed round" : "round", &title);
-    AddSources(e, title, day, OrgName(c.org));
+    AddHeadlinedSources(e, c.org, "raises", r->has_target_amount() ? &r->target_amount() : nullptr,
+                        kLabels[label] == "seed" ? "seed round" : "round", day, OrgName(c.org));
     TrackOpen(d);
   }
 
   void ReReportRound(v1::Event* e, size_t i) {
-    Deal& d = open_deals_[i];
-    d.stage =
-        std::max<uint8_t>(d.stage, std::min<uint8_t>(NextStage(d.stage), v1::DEAL_STAGE_CLOSED));
+    const Deal& d = Restate(i);
     std::string id;
-    AppendDealId(d, &id);
-    const int64_t day = ClaimDay();
-    Envelope(e, "deal", id, day, ConfidenceForStage(d.stage));
+    const int64_t day = DealEnvelope(e, d, &id);
     auto* r = e->mutable_payload()->mutable_funding_round_reported();
     r->set_round_id(id);
     r->set_company_id(OrgId(d.company));
@@ -979,16 +1001,13 @@ class SyntheticEvents::Impl {
                r->mutable_target_amount());
     }
     r->set_stage(static_cast<v1::DealStage>(d.stage));
-    std::string title;
-    Headline(d.company, "round update", nullptr, "", &title);
-    AddSources(e, title, day, OrgName(d.company));
+    AddHeadlinedSources(e, d.company, "round update", nullptr, "", day, OrgName(d.company));
     if (!IsOpen(d.stage)) Untrack(i);
   }
 
   void Investment(v1::Event* e) {
-    if (!open_deals_.empty() && rng_.Chance(10)) {
-      const size_t i = rng_.Below(open_deals_.size());
-      if (open_deals_[i].kind == DealKind::kInvestment) return ReReportInvestment(e, i);
+    if (const auto i = OpenDealToRestate(DealKind::kInvestment, 10)) {
+      return ReReportInvestment(e, *i);
     }
     const Company& c = PickCompany();
     const uint32_t investor = PickInvestor(c.org);
@@ -1009,9 +1028,7 @@ class SyntheticEvents::Impl {
     }
     if (rng_.Chance(5)) d.currency = static_cast<uint8_t>(rng_.Below(std::size(kCurrencies)));
     std::string id;
-    AppendDealId(d, &id);
-    const int64_t day = ClaimDay();
-    Envelope(e, "deal", id, day, ConfidenceForStage(d.stage));
+    const int64_t day = DealEnvelope(e, d, &id);
     auto* r = e->mutable_payload()->mutable_investment_reported();
     r->set_investment_id(id);
     if (d.round_k != kNone) AppendRoundId(c.org, d.round_k, d.label, r->mutable_round_id());
@@ -1027,22 +1044,17 @@ class SyntheticEvents::Impl {
     r->set_instrument(static_cast<v1::Instrument>(d.instrument));
     r->set_stage(static_cast<v1::DealStage>(d.stage));
     if (IsOpen(d.stage) && rng_.Chance(60)) MaybeExpectedClose(day, r->mutable_expected_close());
-    std::string title;
     std::string tail = "in ";
     AppendOrgName(c.org, &tail);
-    Headline(investor, "invests", r->has_amount() ? &r->amount() : nullptr, tail, &title);
-    AddSources(e, title, day, OrgName(investor));
+    AddHeadlinedSources(e, investor, "invests", r->has_amount() ? &r->amount() : nullptr, tail, day,
+                        OrgName(investor));
     TrackOpen(d);
   }
 
   void ReReportInvestment(v1::Event* e, size_t i) {
-    Deal& d = open_deals_[i];
-    d.stage =
-        std::max<uint8_t>(d.stage, std::min<uint8_t>(NextStage(d.stage), v1::DEAL_STAGE_CLOSED));
+    const Deal& d = Restate(i);
     std::string id;
-    AppendDealId(d, &id);
-    const int64_t day = ClaimDay();
-    Envelope(e, "deal", id, day, ConfidenceForStage(d.stage));
+    const int64_t day = DealEnvelope(e, d, &id);
     auto* r = e->mutable_payload()->mutable_investment_reported();
     r->set_investment_id(id);
     if (d.round_k != kNone) AppendRoundId(d.company, d.round_k, d.label, r->mutable_round_id());
@@ -1052,16 +1064,13 @@ class SyntheticEvents::Impl {
       SetMoney(d.currency, Amount(d.currency, rng_.Range(500, 500'000)), r->mutable_amount());
     r->set_instrument(static_cast<v1::Instrument>(d.instrument));
     r->set_stage(static_cast<v1::DealStage>(d.stage));
-    std::string title;
-    Headline(d.other, "investment update", nullptr, "", &title);
-    AddSources(e, title, day, "");
+    AddHeadlinedSources(e, d.other, "investment update", nullptr, "", day, "");
     if (!IsOpen(d.stage)) Untrack(i);
   }
 
   void Acquisition(v1::Event* e) {
-    if (!open_deals_.empty() && rng_.Chance(15)) {
-      const size_t i = rng_.Below(open_deals_.size());
-      if (open_deals_[i].kind == DealKind::kAcquisition) return ReReportAcquisition(e, i);
+    if (const auto i = OpenDealToRestate(DealKind::kAcquisition, 15)) {
+      return ReReportAcquisition(e, *i);
     }
     // The acquirer was registered before the target, so that "target becomes
     // a subsidiary of the acquirer" never closes a cycle.
@@ -1071,9 +1080,7 @@ class SyntheticEvents::Impl {
     Deal d{++deal_number_, target.org, acquirer,        kNone, DealKind::kAcquisition,
            InitialStage(), 0,          target.currency, 0};
     std::string id;
-    AppendDealId(d, &id);
-    const int64_t day = ClaimDay();
-    Envelope(e, "deal", id, day, ConfidenceForStage(d.stage));
+    const int64_t day = DealEnvelope(e, d, &id);
     auto* r = e->mutable_payload()->mutable_acquisition_reported();
     r->set_acquisition_id(id);
     r->set_acquirer_id(OrgId(acquirer));
@@ -1087,30 +1094,22 @@ class SyntheticEvents::Impl {
     }
     r->set_stage(static_cast<v1::DealStage>(d.stage));
     if (IsOpen(d.stage) && rng_.Chance(60)) MaybeExpectedClose(day, r->mutable_expected_close());
-    std::string title;
     std::string tail;
     AppendOrgName(target.org, &tail);
-    Headline(acquirer, "to acquire", nullptr, tail, &title);
-    AddSources(e, title, day, OrgName(acquirer));
+    AddHeadlinedSources(e, acquirer, "to acquire", nullptr, tail, day, OrgName(acquirer));
     TrackOpen(d);
   }
 
   void ReReportAcquisition(v1::Event* e, size_t i) {
-    Deal& d = open_deals_[i];
-    d.stage =
-        std::max<uint8_t>(d.stage, std::min<uint8_t>(NextStage(d.stage), v1::DEAL_STAGE_CLOSED));
+    const Deal& d = Restate(i);
     std::string id;
-    AppendDealId(d, &id);
-    const int64_t day = ClaimDay();
-    Envelope(e, "deal", id, day, ConfidenceForStage(d.stage));
+    const int64_t day = DealEnvelope(e, d, &id);
     auto* r = e->mutable_payload()->mutable_acquisition_reported();
     r->set_acquisition_id(id);
     r->set_acquirer_id(OrgId(d.other));
     r->set_target_id(OrgId(d.company));
     r->set_stage(static_cast<v1::DealStage>(d.stage));
-    std::string title;
-    Headline(d.other, "acquisition update", nullptr, "", &title);
-    AddSources(e, title, day, "");
+    AddHeadlinedSources(e, d.other, "acquisition update", nullptr, "", day, "");
     if (!IsOpen(d.stage)) Untrack(i);
   }
 
@@ -1121,9 +1120,7 @@ class SyntheticEvents::Impl {
     const uint8_t stage = NextStage(d.stage);
     d.stage = stage;
     std::string id;
-    AppendDealId(d, &id);
-    const int64_t day = ClaimDay();
-    Envelope(e, "deal", id, day, ConfidenceForStage(stage));
+    const int64_t day = DealEnvelope(e, d, &id);
     auto* c = e->mutable_payload()->mutable_deal_stage_changed();
     c->set_deal_id(id);
     c->set_new_stage(static_cast<v1::DealStage>(stage));
@@ -1136,10 +1133,9 @@ class SyntheticEvents::Impl {
     c->set_reason(std::string(stage == v1::DEAL_STAGE_COLLAPSED ? rng_.Pick(kCollapseReasons)
                                                                 : rng_.Pick(kForwardReasons)));
     if (IsOpen(stage) && rng_.Chance(15)) MaybeExpectedClose(day, c->mutable_expected_close());
-    std::string title;
-    Headline(d.company, stage == v1::DEAL_STAGE_COLLAPSED ? "deal collapses" : "deal advances",
-             nullptr, "", &title);
-    AddSources(e, title, day, "");
+    AddHeadlinedSources(e, d.company,
+                        stage == v1::DEAL_STAGE_COLLAPSED ? "deal collapses" : "deal advances",
+                        nullptr, "", day, "");
     if (!IsOpen(stage)) Untrack(i);
   }
 
@@ -1179,9 +1175,7 @@ class SyntheticEvents::Impl {
     if (basis == v1::VALUATION_BASIS_PRIMARY_ROUND) {
       AppendRoundId(c.org, c.rounds - 1, c.last_label, v->mutable_round_id());
     }
-    std::string title;
-    Headline(c.org, "valued at", &v->valuation(), "", &title);
-    AddSources(e, title, day, OrgName(c.org));
+    AddHeadlinedSources(e, c.org, "valued at", &v->valuation(), "", day, OrgName(c.org));
     RememberClaim({hi, lo, Case::kValuationReported, c.org, kNone, 0, day, c.currency});
   }
 
@@ -1215,11 +1209,9 @@ class SyntheticEvents::Impl {
     s->set_holder_id(OrgId(holder));
     s->set_company_id(OrgId(c.org));
     FillOwnership(s->mutable_ownership());
-    std::string title;
     std::string tail = "stake in ";
     AppendOrgName(c.org, &tail);
-    Headline(holder, "discloses", nullptr, tail, &title);
-    AddSources(e, title, day, OrgName(holder));
+    AddHeadlinedSources(e, holder, "discloses", nullptr, tail, day, OrgName(holder));
     RememberClaim({hi, lo, Case::kStakeDisclosed, c.org, holder, 0, day, c.currency});
   }
 
@@ -1329,11 +1321,9 @@ class SyntheticEvents::Impl {
     AppendOrgName(b, description);
     description->append(" partner (");
     description->append(v1::PartnershipRole_Name(pair.a)).append(").");
-    std::string title;
     std::string tail;
     AppendOrgName(b, &tail);
-    Headline(a, "partners with", nullptr, tail, &title);
-    AddSources(e, title, day, OrgName(a));
+    AddHeadlinedSources(e, a, "partners with", nullptr, tail, day, OrgName(a));
     if (partnerships_.size() < kMaxActivePartnerships) {
       partnerships_.push_back(p);
     } else {
@@ -1362,9 +1352,7 @@ class SyntheticEvents::Impl {
     auto* end = e->mutable_payload()->mutable_partnership_ended();
     end->set_partnership_id(id);
     end->set_reason(std::string(rng_.Pick(kEndReasons)));
-    std::string title;
-    Headline(p.a, "ends partnership", nullptr, "", &title);
-    AddSources(e, title, day, "");
+    AddHeadlinedSources(e, p.a, "ends partnership", nullptr, "", day, "");
   }
 
   void AppendFacilityId(uint32_t owner, uint32_t city, uint64_t number, std::string* out) const {
@@ -1403,11 +1391,10 @@ class SyntheticEvents::Impl {
                    rng_.Chance(50) ? v1::DATE_PRECISION_YEAR : v1::DATE_PRECISION_QUARTER,
                    f->mutable_expected_completion());
     }
-    std::string title;
     std::string tail = "in ";
     tail.append(kCities[city].location);
-    Headline(owner.org, "plans facility", f->has_amount() ? &f->amount() : nullptr, tail, &title);
-    AddSources(e, title, day, OrgName(owner.org));
+    AddHeadlinedSources(e, owner.org, "plans facility", f->has_amount() ? &f->amount() : nullptr,
+                        tail, day, OrgName(owner.org));
     RememberClaim({hi, lo, Case::kFacilityAnnounced, owner.org, city, number, day, owner.currency});
   }
 
@@ -1499,9 +1486,7 @@ class SyntheticEvents::Impl {
       FillOwnership(s->mutable_ownership());
     }
     corr->set_reason(std::string(rng_.Pick(kCorrectReasons)));
-    std::string title;
-    Headline(c.company, "correction", nullptr, "", &title);
-    AddSources(e, title, std::max(day_, c.day), "");
+    AddHeadlinedSources(e, c.company, "correction", nullptr, "", std::max(day_, c.day), "");
   }
 
   // ----- dispatch -------------------------------------------------------------

@@ -39,7 +39,7 @@ void AddStatsCommand(CLI::App& admin, Context& ctx) {
     v1::GetStatsResponse r;
     ctx.Check(ctx.admin().GetStats(ctx.Call().get(), req, &r));
     if (ctx.json()) return ctx.PrintJson(r);
-    Print(ctx.Paint(absl::StrCat("Node ", ctx.server), "1") + "\n");
+    Title(ctx, absl::StrCat("Node ", ctx.server));
     std::vector<std::pair<std::string, std::string>> rows = {
         {"last position", absl::StrCat(r.last_position())},
         {"projection position", absl::StrCat(r.projection_position())},

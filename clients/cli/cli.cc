@@ -284,24 +284,59 @@ std::string FormatEffective(const v1::EffectiveDate& e) {
   }
 }
 
+std::string EnumPrefix(const google::protobuf::EnumDescriptor* type) {
+  std::string prefix;
+  for (char c : type->name()) {
+    const auto u = static_cast<unsigned char>(c);
+    if (absl::ascii_isupper(u) && !prefix.empty()) prefix.push_back('_');
+    prefix.push_back(absl::ascii_toupper(u));
+  }
+  prefix.push_back('_');
+  return prefix;
+}
+
 std::string EnumLabel(const google::protobuf::EnumDescriptor* type, int value) {
   const google::protobuf::EnumValueDescriptor* v = type->FindValueByNumber(value);
   if (v == nullptr) return std::to_string(value);
-  // The type's name in UPPER_SNAKE_CASE is the prefix of its values.
-  std::string prefix;
-  for (char c : type->name()) {
-    if (absl::ascii_isupper(c) && !prefix.empty()) prefix.push_back('_');
-    prefix.push_back(absl::ascii_toupper(c));
-  }
-  prefix.push_back('_');
+  const std::string prefix = EnumPrefix(type);
   std::string name = v->name();
   if (absl::StartsWith(name, prefix)) name = name.substr(prefix.size());
   if (name == "UNSPECIFIED") return "-";
   return absl::StrReplaceAll(absl::AsciiStrToLower(name), {{"_", "-"}});
 }
 
-std::string FormatConfidence(v1::Confidence c) {
-  return EnumLabel(v1::Confidence_descriptor(), c);
+std::string FormatConfidence(v1::Confidence c) { return EnumLabel(c); }
+
+std::string EventTypeName(const v1::EventPayload& payload) {
+  const google::protobuf::FieldDescriptor* f = payload.GetReflection()->GetOneofFieldDescriptor(
+      payload, v1::EventPayload::descriptor()->FindOneofByName("payload"));
+  return f == nullptr || f->message_type() == nullptr ? "" : f->message_type()->name();
+}
+
+std::string ReadEvents(Context& ctx, const LogRead& read, const std::string& page_token,
+                       google::protobuf::RepeatedPtrField<v1::Event>* events) {
+  if (!read.stream.empty()) {
+    v1::ReadStreamRequest req;
+    req.set_stream(read.stream);
+    req.set_direction(read.direction);
+    if (read.from.has_value()) req.set_from_version(*read.from);
+    req.set_page_size(read.page_size);
+    req.set_page_token(page_token);
+    v1::ReadStreamResponse resp;
+    ctx.Check(ctx.events().ReadStream(ctx.Call().get(), req, &resp));
+    events->Swap(resp.mutable_events());
+    return resp.next_page_token();
+  }
+  v1::ReadAllRequest req;
+  req.set_direction(read.direction);
+  if (read.from.has_value()) req.set_from_position(*read.from);
+  req.set_page_size(read.page_size);
+  req.set_page_token(page_token);
+  if (read.filter.ByteSizeLong() > 0) *req.mutable_filter() = read.filter;
+  v1::ReadAllResponse resp;
+  ctx.Check(ctx.events().ReadAll(ctx.Call().get(), req, &resp));
+  events->Swap(resp.mutable_events());
+  return resp.next_page_token();
 }
 
 std::string FormatSources(const google::protobuf::RepeatedPtrField<v1::Source>& sources) {

@@ -32,6 +32,7 @@
 #include "dealwire/v1/event_store.grpc.pb.h"
 #include "dealwire/v1/market_intel.grpc.pb.h"
 #include "dealwire/v1/types.pb.h"
+#include "google/protobuf/generated_enum_reflection.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/grpcpp.h"
 
@@ -150,7 +151,37 @@ std::string FormatConfidence(v1::Confidence c);
 std::string FormatSources(const google::protobuf::RepeatedPtrField<v1::Source>& sources);
 
 // An enum value's name without its type prefix, lower-case with dashes:
-// DEAL_STAGE_IN_TALKS → "in-talks".
+// DEAL_STAGE_IN_TALKS → "in-talks"; "-" for the *_UNSPECIFIED value.
 std::string EnumLabel(const google::protobuf::EnumDescriptor* type, int value);
+
+// EnumLabel for a generated enum type: EnumLabel(v1::DEAL_STAGE_IN_TALKS) → "in-talks".
+template <typename E>
+std::string EnumLabel(E value) {
+  return EnumLabel(google::protobuf::GetEnumDescriptor<E>(), value);
+}
+
+// The prefix of the values of enum `type`: its name in UPPER_SNAKE_CASE and
+// '_' (DealStage → "DEAL_STAGE_").
+std::string EnumPrefix(const google::protobuf::EnumDescriptor* type);
+
+// The payload's type: the message name of its set case ("InvestmentReported");
+// empty when none is set.
+std::string EventTypeName(const v1::EventPayload& payload);
+
+// What to read of the event log: one stream (in version order) or the whole
+// log (in position order, narrowed by `filter`).
+struct LogRead {
+  std::string stream;  // empty: the whole log
+  v1::Direction direction = v1::DIRECTION_FORWARDS;
+  std::optional<uint64_t> from;  // first stream version (stream) or position (log)
+  int32_t page_size = 1000;
+  v1::SubscriptionFilter filter;  // the whole log only
+};
+
+// Reads the page of `read` at `page_token` ("" for the first) into
+// `*events` (ReadStream or ReadAll) and returns the next page's token, ""
+// after the last. Throws CommandError as Context::Check does.
+std::string ReadEvents(Context& ctx, const LogRead& read, const std::string& page_token,
+                       google::protobuf::RepeatedPtrField<v1::Event>* events);
 
 }  // namespace dealwire::cli

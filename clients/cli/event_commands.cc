@@ -18,13 +18,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <string>
 #include <thread>
 #include <utility>
@@ -39,6 +37,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "clients/cli/commands.h"
+#include "clients/cli/parse.h"
 #include "fmt/format.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -58,15 +57,9 @@ constexpr size_t kMaxAppendBytes = 2 << 20;
 // The event's type: its payload case as the message name ("InvestmentReported"),
 // or "-" when it has none.
 std::string EventType(const v1::Event& e) {
-  const google::protobuf::Reflection* r = e.payload().GetReflection();
-  const google::protobuf::OneofDescriptor* oneof =
-      v1::EventPayload::descriptor()->FindOneofByName("payload");
-  const google::protobuf::FieldDescriptor* f = r->GetOneofFieldDescriptor(e.payload(), oneof);
-  if (f == nullptr || f->message_type() == nullptr) return "-";
-  return f->message_type()->name();
+  const std::string type = EventTypeName(e.payload());
+  return type.empty() ? "-" : type;
 }
-
-std::string Stage(v1::DealStage s) { return EnumLabel(v1::DealStage_descriptor(), s); }
 
 // Appends " <money>" when `m` is set.
 void AddMoney(std::string* out, bool has, const v1::Money& m) {
@@ -80,8 +73,7 @@ std::string Summary(const v1::Event& e) {
   switch (p.payload_case()) {
     case v1::EventPayload::kOrganizationRegistered: {
       const auto& x = p.organization_registered();
-      s = absl::StrCat(x.org_id(), " \"", x.name(), "\" ",
-                       EnumLabel(v1::OrganizationKind_descriptor(), x.kind()));
+      s = absl::StrCat(x.org_id(), " \"", x.name(), "\" ", EnumLabel(x.kind()));
       if (!x.parent_org_id().empty()) absl::StrAppend(&s, " (parent ", x.parent_org_id(), ")");
       break;
     }
@@ -93,19 +85,19 @@ std::string Summary(const v1::Event& e) {
       s = absl::StrCat(x.company_id(), " ", x.label().empty() ? "round" : x.label(), " [",
                        x.round_id(), "]");
       AddMoney(&s, x.has_target_amount(), x.target_amount());
-      if (x.stage() != v1::DEAL_STAGE_UNSPECIFIED) absl::StrAppend(&s, " ", Stage(x.stage()));
+      if (x.stage() != v1::DEAL_STAGE_UNSPECIFIED) absl::StrAppend(&s, " ", EnumLabel(x.stage()));
       break;
     }
     case v1::EventPayload::kInvestmentReported: {
       const auto& x = p.investment_reported();
       s = absl::StrCat(x.investor_id(), " → ", x.company_id());
       AddMoney(&s, x.has_amount(), x.amount());
-      absl::StrAppend(&s, " ", Stage(x.stage()), " [", x.investment_id(), "]");
+      absl::StrAppend(&s, " ", EnumLabel(x.stage()), " [", x.investment_id(), "]");
       break;
     }
     case v1::EventPayload::kDealStageChanged: {
       const auto& x = p.deal_stage_changed();
-      s = absl::StrCat(x.deal_id(), " → ", Stage(x.new_stage()));
+      s = absl::StrCat(x.deal_id(), " → ", EnumLabel(x.new_stage()));
       AddMoney(&s, x.has_amount(), x.amount());
       break;
     }
@@ -113,7 +105,7 @@ std::string Summary(const v1::Event& e) {
       const auto& x = p.valuation_reported();
       s = absl::StrCat(x.company_id(), " valued");
       AddMoney(&s, x.has_valuation(), x.valuation());
-      absl::StrAppend(&s, " (", EnumLabel(v1::ValuationBasis_descriptor(), x.basis()), ")");
+      absl::StrAppend(&s, " (", EnumLabel(x.basis()), ")");
       break;
     }
     case v1::EventPayload::kStakeDisclosed: {
@@ -130,15 +122,14 @@ std::string Summary(const v1::Event& e) {
       const auto& x = p.acquisition_reported();
       s = absl::StrCat(x.acquirer_id(), " acquires ", x.target_id());
       AddMoney(&s, x.has_price(), x.price());
-      absl::StrAppend(&s, " ", Stage(x.stage()), " [", x.acquisition_id(), "]");
+      absl::StrAppend(&s, " ", EnumLabel(x.stage()), " [", x.acquisition_id(), "]");
       break;
     }
     case v1::EventPayload::kPartnershipFormed: {
       const auto& x = p.partnership_formed();
       std::vector<std::string> parties;
       for (const auto& party : x.parties()) {
-        parties.push_back(absl::StrCat(
-            party.org_id(), " (", EnumLabel(v1::PartnershipRole_descriptor(), party.role()), ")"));
+        parties.push_back(absl::StrCat(party.org_id(), " (", EnumLabel(party.role()), ")"));
       }
       s = absl::StrCat(x.partnership_id(), ": ", absl::StrJoin(parties, ", "));
       if (x.primary()) absl::StrAppend(&s, " primary");
@@ -198,16 +189,24 @@ std::string OneLine(absl::string_view text) {
 // JSON Lines input
 // ---------------------------------------------------------------------------
 
+// The JSON of one line (without its '\n'): without a "\r" ending nor, on the
+// `first` line, a byte order mark; empty for blank lines and comments.
+absl::string_view EventText(absl::string_view line, bool first) {
+  if (first && absl::StartsWith(line, kUtf8Bom)) line.remove_prefix(kUtf8Bom.size());
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  const absl::string_view rest = absl::StripLeadingAsciiWhitespace(line);
+  if (rest.empty() || rest.front() == '#') return {};
+  return line;
+}
+
 // Parses one line (without its '\n') as an event. Returns nullopt and sets
 // `*is_event` when it parsed (false for blanks and comments); otherwise
 // returns the reason it is not an event. `first` strips a byte order mark.
-std::optional<std::string> ParseEventLine(absl::string_view text, bool first, v1::Event* out,
+std::optional<std::string> ParseEventLine(absl::string_view line, bool first, v1::Event* out,
                                           bool* is_event) {
   *is_event = false;
-  if (first && absl::StartsWith(text, kUtf8Bom)) text.remove_prefix(kUtf8Bom.size());
-  if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
-  const absl::string_view rest = absl::StripLeadingAsciiWhitespace(text);
-  if (rest.empty() || rest.front() == '#') return std::nullopt;
+  const absl::string_view text = EventText(line, first);
+  if (text.empty()) return std::nullopt;
   out->Clear();
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
@@ -274,12 +273,8 @@ class LineReader {
     if (!regular_) return std::nullopt;
     int64_t count = 0;
     absl::string_view line;
-    bool first = true;
     while (Next(&line)) {
-      if (first && absl::StartsWith(line, kUtf8Bom)) line.remove_prefix(kUtf8Bom.size());
-      first = false;
-      const absl::string_view rest = absl::StripAsciiWhitespace(line);
-      if (!rest.empty() && rest.front() != '#') ++count;
+      if (!EventText(line, line_ == 1).empty()) ++count;
     }
     std::rewind(file_);
     line_ = 0;
@@ -297,17 +292,6 @@ class LineReader {
   size_t capacity_ = 0;
   int line_ = 0;
 };
-
-// A random (version 4) UUID in canonical lower-case form.
-std::string NewUuid() {
-  static std::mt19937_64 rng{std::random_device{}() ^
-                             static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()))};
-  uint64_t hi = rng(), lo = rng();
-  hi = (hi & 0xFFFFFFFFFFFF0FFFull) | 0x0000000000004000ull;  // version 4
-  lo = (lo & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull;  // variant 10
-  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", hi >> 32, (hi >> 16) & 0xFFFF,
-                     hi & 0xFFFF, lo >> 48, lo & 0xFFFFFFFFFFFFull);
-}
 
 // The PascalCase event type for what a user typed: "InvestmentReported",
 // "investment_reported", "investment-reported" (any case).
@@ -344,6 +328,32 @@ void WithContext(const std::string& prefix, const std::string& suffix, Fn fn) {
   }
 }
 
+// The filter flags of `events read` and `tail`, as typed.
+struct FilterFlags {
+  std::vector<std::string> types;
+  std::vector<std::string> orgs;
+  std::vector<std::string> prefixes;
+
+  bool empty() const { return types.empty() && orgs.empty() && prefixes.empty(); }
+};
+
+// Adds --type, --org and --prefix to `cmd`, bound to `f`.
+void AddFilterFlags(CLI::App* cmd, FilterFlags* f) {
+  cmd->add_option("--type", f->types, "only this event type, e.g. InvestmentReported (repeatable)");
+  cmd->add_option("--org", f->orgs, "only events naming this organization id (repeatable)");
+  cmd->add_option("--prefix", f->prefixes,
+                  "only streams starting with this, e.g. deal/ (repeatable)");
+}
+
+// The filter the flags ask for; refuses an unknown --type.
+v1::SubscriptionFilter ToFilter(const FilterFlags& f) {
+  v1::SubscriptionFilter filter;
+  for (const std::string& t : f.types) filter.add_event_types(NormalizeEventType(t));
+  for (const std::string& org : f.orgs) filter.add_org_ids(org);
+  for (const std::string& p : f.prefixes) filter.add_stream_prefixes(p);
+  return filter;
+}
+
 // ---------------------------------------------------------------------------
 // events read
 // ---------------------------------------------------------------------------
@@ -353,19 +363,20 @@ struct ReadOptions {
   int64_t from = -1;  // -1: not given
   bool backwards = false;
   int64_t limit = 100;
-  std::vector<std::string> types;
-  std::vector<std::string> orgs;
-  std::vector<std::string> prefixes;
+  FilterFlags filter;
 };
 
 void RunRead(Context& ctx, const ReadOptions& o) {
-  const bool filtered = !o.types.empty() || !o.orgs.empty() || !o.prefixes.empty();
-  if (!o.stream.empty() && filtered) {
+  if (!o.stream.empty() && !o.filter.empty()) {
     BadInput("--stream", "--type, --org and --prefix filter the whole log; not with --stream");
   }
   const int64_t limit = o.limit == 0 ? INT64_MAX : o.limit;
-  const int32_t page_size = static_cast<int32_t>(std::min<int64_t>(limit, 1000));
-  const v1::Direction direction = o.backwards ? v1::DIRECTION_BACKWARDS : v1::DIRECTION_FORWARDS;
+  LogRead read;
+  read.stream = o.stream;
+  read.direction = o.backwards ? v1::DIRECTION_BACKWARDS : v1::DIRECTION_FORWARDS;
+  if (o.from >= 0) read.from = static_cast<uint64_t>(o.from);
+  read.page_size = static_cast<int32_t>(std::min<int64_t>(limit, 1000));
+  read.filter = ToFilter(o.filter);
 
   Table table({">POSITION", "STREAM@VERSION", "RECORDED", "TYPE", "SUMMARY"});
   int64_t shown = 0;
@@ -383,31 +394,7 @@ void RunRead(Context& ctx, const ReadOptions& o) {
   std::string token;
   do {
     google::protobuf::RepeatedPtrField<v1::Event> events;
-    if (!o.stream.empty()) {
-      v1::ReadStreamRequest req;
-      req.set_stream(o.stream);
-      req.set_direction(direction);
-      if (o.from >= 0) req.set_from_version(static_cast<uint64_t>(o.from));
-      req.set_page_size(page_size);
-      req.set_page_token(token);
-      v1::ReadStreamResponse resp;
-      ctx.Check(ctx.events().ReadStream(ctx.Call().get(), req, &resp));
-      events.Swap(resp.mutable_events());
-      token = resp.next_page_token();
-    } else {
-      v1::ReadAllRequest req;
-      req.set_direction(direction);
-      if (o.from >= 0) req.set_from_position(static_cast<uint64_t>(o.from));
-      req.set_page_size(page_size);
-      req.set_page_token(token);
-      for (const std::string& t : o.types) req.mutable_filter()->add_event_types(NormalizeEventType(t));
-      for (const std::string& org : o.orgs) req.mutable_filter()->add_org_ids(org);
-      for (const std::string& p : o.prefixes) req.mutable_filter()->add_stream_prefixes(p);
-      v1::ReadAllResponse resp;
-      ctx.Check(ctx.events().ReadAll(ctx.Call().get(), req, &resp));
-      events.Swap(resp.mutable_events());
-      token = resp.next_page_token();
-    }
+    token = ReadEvents(ctx, read, token, &events);
     for (const v1::Event& e : events) {
       if (shown == limit) {
         more = true;
@@ -436,25 +423,6 @@ struct AppendOptions {
   std::string json;
 };
 
-v1::ExpectedVersion ParseExpectedVersion(const std::string& text) {
-  v1::ExpectedVersion v;
-  const std::string t = absl::AsciiStrToLower(text);
-  uint64_t exact = 0;
-  if (t == "any") {
-    v.set_state(v1::EXPECTED_STATE_ANY);
-  } else if (t == "no-stream" || t == "no_stream" || t == "none") {
-    v.set_state(v1::EXPECTED_STATE_NO_STREAM);
-  } else if (t == "exists" || t == "stream-exists") {
-    v.set_state(v1::EXPECTED_STATE_STREAM_EXISTS);
-  } else if (absl::SimpleAtoi(t, &exact)) {
-    v.set_exact(exact);
-  } else {
-    BadInput("--expected-version",
-             absl::StrCat("'", text, "' is not a version number, no-stream, exists or any"));
-  }
-  return v;
-}
-
 // Checks an event read for `append` and fills in what the CLI may: the
 // stream must be absent or --stream; a missing event id gets a random UUID.
 void PrepareForAppend(const std::string& where, const std::string& stream, v1::Event* e) {
@@ -463,7 +431,7 @@ void PrepareForAppend(const std::string& where, const std::string& stream, v1::E
                                                    "' differs from --stream '", stream,
                                                    "' (use import for several streams)")};
   }
-  if (e->event_id().empty()) e->set_event_id(NewUuid());
+  if (e->event_id().empty()) e->set_event_id(NewEventId());
 }
 
 void RunAppend(Context& ctx, const AppendOptions& o) {
@@ -472,7 +440,7 @@ void RunAppend(Context& ctx, const AppendOptions& o) {
   }
   v1::AppendRequest req;
   req.set_stream(o.stream);
-  *req.mutable_expected_version() = ParseExpectedVersion(o.expected);
+  *req.mutable_expected_version() = ParseExpectedVersion("--expected-version", o.expected);
   if (!o.json.empty()) {
     v1::Event e;
     bool is_event = false;
@@ -527,10 +495,10 @@ class Progress {
   Progress(std::optional<int64_t> total, bool tty)
       : total_(total), tty_(tty), start_(absl::Now()), last_(start_) {}
 
-  void Update(int64_t done, bool force = false) {
+  void Update(int64_t done) {
     const absl::Time now = absl::Now();
     const absl::Duration every = tty_ ? absl::Milliseconds(100) : absl::Seconds(1);
-    if (!force && now - last_ < every) return;
+    if (now - last_ < every) return;
     last_ = now;
     const double secs = absl::ToDoubleSeconds(now - start_);
     const double rate = secs > 0 ? static_cast<double>(done) / secs : 0;
@@ -741,9 +709,7 @@ struct TailOptions {
   bool from_start = false;
   bool from_end = false;
   std::string name;
-  std::vector<std::string> types;
-  std::vector<std::string> orgs;
-  std::vector<std::string> prefixes;
+  FilterFlags filter;
   uint32_t batch = 0;
 };
 
@@ -808,7 +774,7 @@ void PrintTailEvent(const Context& ctx, const v1::Event& e) {
 }
 
 void Notice(const Context& ctx, const std::string& text) {
-  const std::string line = ctx.color ? absl::StrCat("\x1b[2m", text, "\x1b[0m\n") : text + "\n";
+  const std::string line = ctx.Paint(text, "2") + "\n";
   std::fputs(line.c_str(), stderr);
   std::fflush(stderr);
 }
@@ -823,9 +789,7 @@ void RunTail(Context& ctx, const TailOptions& o) {
     req.set_from_end(true);
   }
   req.set_subscription_name(o.name);
-  for (const std::string& t : o.types) req.mutable_filter()->add_event_types(NormalizeEventType(t));
-  for (const std::string& org : o.orgs) req.mutable_filter()->add_org_ids(org);
-  for (const std::string& p : o.prefixes) req.mutable_filter()->add_stream_prefixes(p);
+  if (!o.filter.empty()) *req.mutable_filter() = ToFilter(o.filter);
   req.set_max_batch_events(o.batch);
 
   // Before the first gRPC call, so that no gRPC thread can take the signals.
@@ -1005,9 +969,7 @@ void AddEventCommands(CLI::App& app, Context& ctx) {
     cmd->add_option("--limit", o->limit, "at most this many events (0: all)")
         ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
-    cmd->add_option("--type", o->types, "only this event type, e.g. InvestmentReported (repeatable)");
-    cmd->add_option("--org", o->orgs, "only events naming this organization id (repeatable)");
-    cmd->add_option("--prefix", o->prefixes, "only streams starting with this, e.g. deal/ (repeatable)");
+    AddFilterFlags(cmd, &o->filter);
     cmd->callback([&ctx, o] { RunRead(ctx, *o); });
   }
 
@@ -1049,9 +1011,7 @@ void AddEventCommands(CLI::App& app, Context& ctx) {
     start->excludes(end);
     cmd->add_option("--name", o->name,
                     "durable subscription name: resume from its checkpoint, commit as it goes");
-    cmd->add_option("--type", o->types, "only this event type, e.g. InvestmentReported (repeatable)");
-    cmd->add_option("--org", o->orgs, "only events naming this organization id (repeatable)");
-    cmd->add_option("--prefix", o->prefixes, "only streams starting with this, e.g. deal/ (repeatable)");
+    AddFilterFlags(cmd, &o->filter);
     cmd->add_option("--batch", o->batch, "let the server send up to N events per message (catch-up speed)")
         ->check(CLI::Range(0, 1000));
     cmd->callback([&ctx, o] { RunTail(ctx, *o); });

@@ -251,9 +251,10 @@ bool SplitDecimal(absl::string_view number, std::string* int_digits, std::string
   return true;
 }
 
-// Computes units and nanos of int_digits.frac_digits × 10^exponent exactly.
-void ScaledDecimal(absl::string_view field, absl::string_view text, const std::string& int_digits,
-                   std::string frac_digits, int exponent, int64_t* units, int32_t* nanos) {
+// Returns int_digits.frac_digits × 10^exponent, exactly, as Money in `currency`.
+v1::Money ScaledMoney(absl::string_view field, absl::string_view text,
+                      const std::string& int_digits, std::string frac_digits, int exponent,
+                      absl::string_view currency) {
   // Move `exponent` digits of the fraction into the integer part.
   std::string whole = int_digits;
   for (int k = 0; k < exponent; ++k) {
@@ -279,8 +280,11 @@ void ScaledDecimal(absl::string_view field, absl::string_view text, const std::s
   }
   int32_t n = 0;
   for (char c : frac_digits) n = n * 10 + (c - '0');
-  *units = static_cast<int64_t>(u);
-  *nanos = n;
+  v1::Money m;
+  m.set_currency_code(std::string(currency));
+  m.set_units(static_cast<int64_t>(u));
+  m.set_nanos(n);
+  return m;
 }
 
 }  // namespace
@@ -351,14 +355,7 @@ v1::Money ParseMoney(absl::string_view field, absl::string_view text) {
     BadInput(field, absl::StrCat("'", number->text, "' is not a number (in '", t, "'; ",
                                  kMoneyHint, ")"));
   }
-  int64_t units = 0;
-  int32_t nanos = 0;
-  ScaledDecimal(field, t, int_digits, frac_digits, exponent, &units, &nanos);
-  v1::Money m;
-  m.set_currency_code(currency);
-  m.set_units(units);
-  m.set_nanos(nanos);
-  return m;
+  return ScaledMoney(field, t, int_digits, frac_digits, exponent, currency);
 }
 
 v1::Money ParseBoundedMoney(absl::string_view field, absl::string_view text,
@@ -396,31 +393,12 @@ v1::Money ParseRate(absl::string_view field, absl::string_view text, absl::strin
       !SplitDecimal(t, &int_digits, &frac_digits)) {
     BadInput(field, absl::StrCat("'", t, "' is not a decimal number (e.g. 1.0842)"));
   }
-  v1::Money m;
-  int64_t units = 0;
-  int32_t nanos = 0;
-  ScaledDecimal(field, t, int_digits, frac_digits, 0, &units, &nanos);
-  if (units == 0 && nanos == 0) BadInput(field, "a rate must be strictly positive");
-  m.set_currency_code(std::string(currency));
-  m.set_units(units);
-  m.set_nanos(nanos);
+  v1::Money m = ScaledMoney(field, t, int_digits, frac_digits, 0, currency);
+  if (m.units() == 0 && m.nanos() == 0) BadInput(field, "a rate must be strictly positive");
   return m;
 }
 
 // --- Enums -----------------------------------------------------------------------
-
-namespace {
-// DealStage → "DEAL_STAGE_".
-std::string EnumPrefix(const google::protobuf::EnumDescriptor* type) {
-  std::string prefix;
-  for (char c : type->name()) {
-    if (absl::ascii_isupper(static_cast<unsigned char>(c)) && !prefix.empty()) prefix.push_back('_');
-    prefix.push_back(absl::ascii_toupper(static_cast<unsigned char>(c)));
-  }
-  prefix.push_back('_');
-  return prefix;
-}
-}  // namespace
 
 std::string EnumChoices(const google::protobuf::EnumDescriptor* type) {
   std::vector<std::string> labels;
@@ -450,6 +428,28 @@ int ParseEnumValue(absl::string_view field, const google::protobuf::EnumDescript
                                  " (one of: ", EnumChoices(type), ")"));
   }
   return v->number();
+}
+
+// --- Appends ------------------------------------------------------------------
+
+v1::ExpectedVersion ParseExpectedVersion(absl::string_view field, absl::string_view text) {
+  v1::ExpectedVersion v;
+  const std::string t = absl::AsciiStrToLower(absl::StripAsciiWhitespace(text));
+  uint64_t exact = 0;
+  if (t == "any") {
+    v.set_state(v1::EXPECTED_STATE_ANY);
+  } else if (t == "no-stream" || t == "no_stream" || t == "none") {
+    v.set_state(v1::EXPECTED_STATE_NO_STREAM);
+  } else if (t == "exists" || t == "stream-exists") {
+    v.set_state(v1::EXPECTED_STATE_STREAM_EXISTS);
+  } else if (!t.empty() && absl::ascii_isdigit(static_cast<unsigned char>(t[0])) &&
+             absl::SimpleAtoi(t, &exact)) {
+    v.set_exact(exact);
+  } else {
+    BadInput(field,
+             absl::StrCat("'", text, "' is not a version (a number, any, no-stream or exists)"));
+  }
+  return v;
 }
 
 // --- Ownership ----------------------------------------------------------------

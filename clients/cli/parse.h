@@ -8,6 +8,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "dealwire/v1/event_store.pb.h"
 #include "dealwire/v1/types.pb.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/generated_enum_reflection.h"
@@ -85,6 +86,13 @@ template <typename E>
 E ParseEnum(absl::string_view field, absl::string_view text) {
   return static_cast<E>(ParseEnumValue(field, google::protobuf::GetEnumDescriptor<E>(), text));
 }
+
+// --- Appends ------------------------------------------------------------------
+
+// The state a stream must be in for an append: a stream version ("0",
+// "12"), "any", "no-stream" (also "no_stream", "none") or "exists" (also
+// "stream-exists"), in any case.
+v1::ExpectedVersion ParseExpectedVersion(absl::string_view field, absl::string_view text);
 
 // --- Ownership ----------------------------------------------------------------
 

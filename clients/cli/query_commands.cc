@@ -16,15 +16,12 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_replace.h"
 #include "absl/time/time.h"
 #include "clients/cli/commands.h"
 #include "clients/cli/parse.h"
-#include "google/protobuf/generated_enum_reflection.h"
 #include "google/protobuf/timestamp.pb.h"
 
 namespace dealwire::cli {
@@ -89,31 +86,27 @@ google::protobuf::Timestamp ToTimestamp(absl::Time t) {
   return ts;
 }
 
-// Fills `as_of` from the flags and returns the --min-position (0 when not
-// given). Throws CommandError (exit 2) naming the flag for bad input.
-uint64_t FillAsOf(const AsOfFlags& f, v1::AsOf* as_of) {
-  if (!f.known_at_position.empty()) {
-    const uint64_t p = ParsePosition("--as-of-position", f.known_at_position);
-    if (p == 0) BadInput("--as-of-position", "log positions start at 1");
-    as_of->set_known_at_position(p);
-  }
-  if (!f.known_at_time.empty()) {
-    *as_of->mutable_known_at_time() = ToTimestamp(ParseTimestamp("--as-of-time", f.known_at_time));
-  }
-  if (!f.effective_on.empty()) {
-    *as_of->mutable_effective_on() = ParseDay("--effective-on", f.effective_on);
-  }
-  if (!f.min_confidence.empty()) {
-    as_of->set_min_confidence(ParseConfidence("--min-confidence", f.min_confidence));
-  }
-  return f.min_position.empty() ? 0 : ParsePosition("--min-position", f.min_position);
-}
-
-// Sets `request`'s as_of and min_position from the flags.
+// Sets `request`'s as_of and min_position (0 when not given) from the flags.
+// Throws CommandError (exit 2) naming the flag for bad input.
 template <typename Request>
 void ApplyAsOf(const AsOfFlags& f, Request* request) {
   v1::AsOf as_of;
-  request->set_min_position(FillAsOf(f, &as_of));
+  if (!f.known_at_position.empty()) {
+    const uint64_t p = ParsePosition("--as-of-position", f.known_at_position);
+    if (p == 0) BadInput("--as-of-position", "log positions start at 1");
+    as_of.set_known_at_position(p);
+  }
+  if (!f.known_at_time.empty()) {
+    *as_of.mutable_known_at_time() = ToTimestamp(ParseTimestamp("--as-of-time", f.known_at_time));
+  }
+  if (!f.effective_on.empty()) {
+    *as_of.mutable_effective_on() = ParseDay("--effective-on", f.effective_on);
+  }
+  if (!f.min_confidence.empty()) {
+    as_of.set_min_confidence(ParseConfidence("--min-confidence", f.min_confidence));
+  }
+  request->set_min_position(
+      f.min_position.empty() ? 0 : ParsePosition("--min-position", f.min_position));
   if (as_of.ByteSizeLong() > 0) *request->mutable_as_of() = std::move(as_of);
 }
 
@@ -130,26 +123,6 @@ Response Query(Context& ctx,
 
 // --- Typed flags ---------------------------------------------------------------
 
-// Parses an enum value as people type it: its EnumLabel ("in-talks"), or
-// its full name in any case ("DEAL_STAGE_IN_TALKS"); underscores and dashes
-// alike. UNSPECIFIED is refused.
-template <typename E>
-E ParseEnum(absl::string_view field, absl::string_view text) {
-  const google::protobuf::EnumDescriptor* type = google::protobuf::GetEnumDescriptor<E>();
-  const std::string want =
-      absl::StrReplaceAll(absl::AsciiStrToLower(absl::StripAsciiWhitespace(text)), {{"_", "-"}});
-  std::vector<std::string> choices;
-  for (int i = 0; i < type->value_count(); ++i) {
-    const google::protobuf::EnumValueDescriptor* v = type->value(i);
-    if (v->number() == 0) continue;
-    const std::string label = EnumLabel(type, v->number());
-    const std::string full = absl::StrReplaceAll(absl::AsciiStrToLower(v->name()), {{"_", "-"}});
-    if (want == label || want == full) return static_cast<E>(v->number());
-    choices.push_back(label);
-  }
-  BadInput(field, absl::StrCat("'", text, "' is not one of ", absl::StrJoin(choices, ", ")));
-}
-
 // A quarter flag: "2026-Q1".
 v1::EffectiveDate ParseQuarter(absl::string_view field, absl::string_view text) {
   v1::EffectiveDate e = ParseEffective(field, text);
@@ -160,11 +133,6 @@ v1::EffectiveDate ParseQuarter(absl::string_view field, absl::string_view text) 
 }
 
 // --- Formatting ----------------------------------------------------------------
-
-template <typename E>
-std::string Label(E value) {
-  return EnumLabel(google::protobuf::GetEnumDescriptor<E>(), value);
-}
 
 // "OpenAI (openai)"; just the id when there is no other name.
 std::string Named(const std::string& name, const std::string& id) {
@@ -227,7 +195,7 @@ std::string ByStage(const google::protobuf::RepeatedPtrField<v1::StageAmount>& s
   if (stages.empty()) return "-";
   std::vector<std::string> parts;
   for (const v1::StageAmount& s : stages) {
-    std::string part = Label(s.stage());
+    std::string part = EnumLabel(s.stage());
     if (s.amounts().empty()) {
       absl::StrAppend(&part, s.deal_count() > 1
                                  ? absl::StrCat(" (", s.deal_count(), " deals, no amount)")
@@ -312,7 +280,7 @@ void AddOrgCommands(CLI::App& app, Context& ctx) {
     const v1::Organization& o = r.organization();
     Title(ctx, Named(o.name(), o.org_id()));
     std::vector<std::pair<std::string, std::string>> rows = {
-        {"kind", Label(o.kind())},
+        {"kind", EnumLabel(o.kind())},
         {"sectors", JoinOrDash(o.sectors())},
         {"aliases", JoinOrDash(o.aliases(), "; ")},
         {"parent", OrDash(o.parent_org_id())},
@@ -364,7 +332,7 @@ void AddOrgCommands(CLI::App& app, Context& ctx) {
     if (ctx.json()) return ctx.PrintJson(r);
     Table t({"ID", "NAME", "KIND", "SECTORS", "PARENT", "ALIASES"});
     for (const v1::Organization& o : r.organizations()) {
-      t.Row({o.org_id(), o.name(), Label(o.kind()), JoinOrDash(o.sectors()),
+      t.Row({o.org_id(), o.name(), EnumLabel(o.kind()), JoinOrDash(o.sectors()),
              OrDash(o.parent_org_id()), JoinOrDash(o.aliases(), "; ")});
     }
     Print(t.Render(ctx));
@@ -561,9 +529,9 @@ void AddValuationsCommand(CLI::App& app, Context& ctx) {
     Title(ctx, absl::StrCat("Valuations of ", o->company));
     Table t({"EFFECTIVE", ">VALUATION", "BASIS", "ROUND", "CONFIDENCE", "SOURCE", ">POSITION"});
     for (const v1::ValuationPoint& p : r.points()) {
-      t.Row({FormatEffective(p.effective()), Bounded(p.valuation(), p.bound()), Label(p.basis()),
-             OrDash(p.round_id()), FormatConfidence(p.confidence()), FormatSources(p.sources()),
-             absl::StrCat(p.position())});
+      t.Row({FormatEffective(p.effective()), Bounded(p.valuation(), p.bound()),
+             EnumLabel(p.basis()), OrDash(p.round_id()), FormatConfidence(p.confidence()),
+             FormatSources(p.sources()), absl::StrCat(p.position())});
     }
     Print(t.Render(ctx));
     Footer(ctx, r.as_of_position());
@@ -601,7 +569,8 @@ void AddDealCommands(CLI::App& app, Context& ctx) {
     const v1::GetDealResponse r = Query(ctx, &v1::MarketIntel::Stub::GetDeal, req);
     if (ctx.json()) return ctx.PrintJson(r);
     const v1::Deal& d = r.deal();
-    Title(ctx, absl::StrCat("Deal ", d.deal_id(), " — ", Label(d.kind()), ", ", Label(d.stage())));
+    Title(ctx, absl::StrCat("Deal ", d.deal_id(), " — ", EnumLabel(d.kind()), ", ",
+                            EnumLabel(d.stage())));
     std::vector<std::pair<std::string, std::string>> rows = {
         {"company", OrDash(d.company_id())},
     };
@@ -612,10 +581,10 @@ void AddDealCommands(CLI::App& app, Context& ctx) {
     if (!d.round_id().empty()) rows.emplace_back("round", d.round_id());
     if (!d.label().empty()) rows.emplace_back("label", d.label());
     if (d.instrument() != v1::INSTRUMENT_UNSPECIFIED) {
-      rows.emplace_back("instrument", Label(d.instrument()));
+      rows.emplace_back("instrument", EnumLabel(d.instrument()));
     }
-    rows.emplace_back("stage",
-                      absl::StrCat(Label(d.stage()), " since ", FormatEffective(d.stage_since())));
+    rows.emplace_back("stage", absl::StrCat(EnumLabel(d.stage()), " since ",
+                                            FormatEffective(d.stage_since())));
     rows.emplace_back("amount", Bounded(d.amount(), d.amount_bound()));
     if (HasMoney(d.pre_money_valuation())) {
       rows.emplace_back("pre-money", FormatMoney(d.pre_money_valuation()));
@@ -635,7 +604,7 @@ void AddDealCommands(CLI::App& app, Context& ctx) {
     Title(ctx, "Stage history");
     Table t({"EFFECTIVE", "STAGE", ">AMOUNT", "CONFIDENCE", "CLAIM", ">POSITION"});
     for (const v1::StageStep& s : d.history()) {
-      t.Row({FormatEffective(s.effective()), Label(s.stage()),
+      t.Row({FormatEffective(s.effective()), EnumLabel(s.stage()),
              HasMoney(s.amount()) ? FormatMoney(s.amount()) : "-", FormatConfidence(s.confidence()),
              s.event_type(), absl::StrCat(s.position())});
     }
@@ -691,8 +660,8 @@ void AddDealCommands(CLI::App& app, Context& ctx) {
     Table t({"DEAL", "KIND", "COMPANY", "INVESTOR", "STAGE", ">AMOUNT", "EXPECTED CLOSE",
              "CONFIDENCE"});
     for (const v1::Deal& d : r.deals()) {
-      t.Row({d.deal_id(), Label(d.kind()), OrDash(d.company_id()), OrDash(d.investor_id()),
-             Label(d.stage()), Bounded(d.amount(), d.amount_bound()), ExpectedClose(ctx, d),
+      t.Row({d.deal_id(), EnumLabel(d.kind()), OrDash(d.company_id()), OrDash(d.investor_id()),
+             EnumLabel(d.stage()), Bounded(d.amount(), d.amount_bound()), ExpectedClose(ctx, d),
              FormatConfidence(d.confidence())});
     }
     Print(t.Render(ctx));
@@ -711,7 +680,7 @@ std::string Parties(const google::protobuf::RepeatedPtrField<v1::PartnerView>& p
     auto it =
         std::find_if(by_org.begin(), by_org.end(), [&](const auto& e) { return e.first == who; });
     if (it == by_org.end()) it = by_org.insert(by_org.end(), {who, {}});
-    it->second.push_back(Label(p.role()));
+    it->second.push_back(EnumLabel(p.role()));
   }
   std::vector<std::string> out;
   for (const auto& [who, roles] : by_org) {
@@ -801,16 +770,16 @@ void AddExposureCommand(CLI::App& app, Context& ctx) {
         bool first_of_company = true;
         for (const v1::Tie& tie : c.ties()) {
           std::string detail;
-          if (tie.stage() != v1::DEAL_STAGE_UNSPECIFIED) detail = Label(tie.stage());
+          if (tie.stage() != v1::DEAL_STAGE_UNSPECIFIED) detail = EnumLabel(tie.stage());
           std::vector<std::string> roles;
           for (int role : tie.roles()) {
-            roles.push_back(Label(static_cast<v1::PartnershipRole>(role)));
+            roles.push_back(EnumLabel(static_cast<v1::PartnershipRole>(role)));
           }
           if (!roles.empty()) {
             detail = absl::StrCat(detail, detail.empty() ? "" : "; ", absl::StrJoin(roles, ", "));
           }
           t.Row({first_of_sector ? s.sector() : "",
-                 first_of_company ? Named(c.name(), c.company_id()) : "", Label(tie.kind()),
+                 first_of_company ? Named(c.name(), c.company_id()) : "", EnumLabel(tie.kind()),
                  OrDash(tie.subject_id()), OrDash(tie.via_org_id()), OrDash(detail),
                  FormatConfidence(tie.confidence())});
           first_of_sector = first_of_company = false;
@@ -935,8 +904,8 @@ void AddSummaryCommand(CLI::App& app, Context& ctx) {
       std::vector<std::string> row;
       if (by_quarter) row.push_back(FormatEffective(cell.quarter));
       row.push_back(std::get<2>(key));
-      if (by_stage) row.push_back(Label(static_cast<v1::DealStage>(std::get<3>(key))));
-      if (by_kind) row.push_back(Label(static_cast<v1::DealKind>(std::get<4>(key))));
+      if (by_stage) row.push_back(EnumLabel(static_cast<v1::DealStage>(std::get<3>(key))));
+      if (by_kind) row.push_back(EnumLabel(static_cast<v1::DealKind>(std::get<4>(key))));
       row.push_back(absl::StrCat(cell.deals));
       row.push_back(FormatMoney(cell.total));
       t.Row(std::move(row));
@@ -953,9 +922,10 @@ void AddSummaryCommand(CLI::App& app, Context& ctx) {
         currency = d.amount().currency_code();
         rank = 0;
       }
-      largest.Row({absl::StrCat(++rank), d.deal_id(), Label(d.kind()), OrDash(d.company_id()),
-                   OrDash(d.investor_id()), Label(d.stage()), Bounded(d.amount(), d.amount_bound()),
-                   FormatEffective(d.stage_since()), FormatConfidence(d.confidence())});
+      largest.Row({absl::StrCat(++rank), d.deal_id(), EnumLabel(d.kind()),
+                   OrDash(d.company_id()), OrDash(d.investor_id()), EnumLabel(d.stage()),
+                   Bounded(d.amount(), d.amount_bound()), FormatEffective(d.stage_since()),
+                   FormatConfidence(d.confidence())});
     }
     Print(largest.Render(ctx));
     Footer(ctx, r.as_of_position());

@@ -20,7 +20,6 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -162,32 +161,6 @@ std::string ParseStream(absl::string_view field, absl::string_view text) {
   return std::string(text);
 }
 
-v1::ExpectedVersion ParseExpectedVersion(absl::string_view field, absl::string_view text) {
-  v1::ExpectedVersion v;
-  const std::string t = absl::AsciiStrToLower(absl::StripAsciiWhitespace(text));
-  uint64_t exact = 0;
-  if (t == "any") {
-    v.set_state(v1::EXPECTED_STATE_ANY);
-  } else if (t == "no-stream" || t == "no_stream") {
-    v.set_state(v1::EXPECTED_STATE_NO_STREAM);
-  } else if (t == "exists" || t == "stream-exists") {
-    v.set_state(v1::EXPECTED_STATE_STREAM_EXISTS);
-  } else if (!t.empty() && absl::ascii_isdigit(static_cast<unsigned char>(t[0])) &&
-             absl::SimpleAtoi(t, &exact)) {
-    v.set_exact(exact);
-  } else {
-    BadInput(field, absl::StrCat("'", text, "' is not a version (a number, any, no-stream or exists)"));
-  }
-  return v;
-}
-
-// The payload's type name, e.g. "InvestmentReported".
-std::string TypeName(const v1::EventPayload& p) {
-  const google::protobuf::FieldDescriptor* f = p.GetReflection()->GetOneofFieldDescriptor(
-      p, v1::EventPayload::descriptor()->oneof_decl(0));
-  return f == nullptr ? "" : f->message_type()->name();
-}
-
 // Appends `event` to --stream or `default_stream` and prints the outcome;
 // with --dry-run prints the event and sends nothing.
 void Submit(Context& ctx, const Envelope& env, v1::Event event, const std::string& default_stream) {
@@ -207,10 +180,10 @@ void Submit(Context& ctx, const Envelope& env, v1::Event event, const std::strin
   if (ctx.json()) return ctx.PrintJson(r);
   std::string out =
       r.duplicate()
-          ? ctx.Paint(absl::StrCat("Already recorded: ", TypeName(event.payload()),
+          ? ctx.Paint(absl::StrCat("Already recorded: ", EventTypeName(event.payload()),
                                    " with this event id and content is stored; nothing written."),
                       "33")
-          : ctx.Paint(absl::StrCat("Recorded ", TypeName(event.payload()), "."), "32");
+          : ctx.Paint(absl::StrCat("Recorded ", EventTypeName(event.payload()), "."), "32");
   out += "\n";
   Table t({"EVENT ID", "STREAM", ">VERSION", ">POSITION"});
   t.Row({event.event_id(), stream, std::to_string(r.first_stream_version()),
@@ -917,29 +890,13 @@ void AddFx(CLI::App& record, Context& ctx) {
 // Finds the event `event_id`: in `stream` when given, else anywhere in the
 // log (newest first). Throws CommandError (exit 1) when there is none.
 v1::Event FindEvent(Context& ctx, const std::string& event_id, const std::string& stream) {
+  LogRead read;
+  read.stream = stream;
+  read.direction = v1::DIRECTION_BACKWARDS;
   std::string token;
   do {
     google::protobuf::RepeatedPtrField<v1::Event> events;
-    if (!stream.empty()) {
-      v1::ReadStreamRequest req;
-      req.set_stream(stream);
-      req.set_direction(v1::DIRECTION_BACKWARDS);
-      req.set_page_size(1000);
-      req.set_page_token(token);
-      v1::ReadStreamResponse r;
-      ctx.Check(ctx.events().ReadStream(ctx.Call().get(), req, &r));
-      events.Swap(r.mutable_events());
-      token = r.next_page_token();
-    } else {
-      v1::ReadAllRequest req;
-      req.set_direction(v1::DIRECTION_BACKWARDS);
-      req.set_page_size(1000);
-      req.set_page_token(token);
-      v1::ReadAllResponse r;
-      ctx.Check(ctx.events().ReadAll(ctx.Call().get(), req, &r));
-      events.Swap(r.mutable_events());
-      token = r.next_page_token();
-    }
+    token = ReadEvents(ctx, read, token, &events);
     for (v1::Event& e : events) {
       if (e.event_id() == event_id) return std::move(e);
     }
@@ -1037,7 +994,7 @@ void AddCorrect(CLI::App& record, Context& ctx) {
     }
     const auto status = google::protobuf::util::JsonStringToMessage(json, r->mutable_replacement());
     if (!status.ok()) BadInput("--replacement-json", status.message().ToString());
-    const std::string type = TypeName(r->replacement());
+    const std::string type = EventTypeName(r->replacement());
     if (type.empty()) BadInput("--replacement-json", "holds no payload (e.g. {\"investmentReported\": {...}})");
     if (r->replacement().has_event_retracted() || r->replacement().has_event_corrected()) {
       BadInput("--replacement-json", "a retraction or correction cannot be a replacement");
@@ -1047,9 +1004,9 @@ void AddCorrect(CLI::App& record, Context& ctx) {
     }
     // Everything given is checked; now read the original (a read, never a write).
     const v1::Event original = FindEvent(ctx, r->event_id(), o->env.stream);
-    if (TypeName(original.payload()) != type) {
+    if (EventTypeName(original.payload()) != type) {
       BadInput("--replacement-json", absl::StrCat("is a ", type, " but event ", r->event_id(),
-                                                  " is a ", TypeName(original.payload())));
+                                                  " is a ", EventTypeName(original.payload())));
     }
     EnvelopeSpec with_defaults = spec;
     with_defaults.confidence_default = FormatConfidence(original.confidence());

@@ -29,7 +29,6 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "dealwire/v1/events.pb.h"
 #include "projections/validate.h"
@@ -49,9 +48,6 @@ class DomainRules {
     }
     return absl::OkStatus();
   }
-
-  size_t orgs() const { return orgs_.size(); }
-  size_t deals() const { return deals_.size(); }
 
  private:
   using Event = dealwire::v1::Event;

@@ -2,18 +2,18 @@
 // deterministic, and what it generates is valid when appended in order.
 #include "bench/synthetic_events.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "projections/event_jsonl.h"
-#include "projections/validate.h"
 #include "tests/bench/domain_rules.h"
 #include "tests/common/status_matchers.h"
 

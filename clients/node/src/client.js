@@ -20,7 +20,7 @@ const crypto = require('node:crypto');
 const grpc = require('@grpc/grpc-js');
 const { loadDealwire } = require('./protos');
 const { fromGrpcError, Unavailable } = require('./errors');
-const { toExpectedVersion, toAsOf, toBigInt } = require('./convert');
+const { toExpectedVersion, toAsOf, toBigInt, optionalString } = require('./convert');
 const { Subscription } = require('./subscription');
 
 /**
@@ -71,6 +71,20 @@ const { Subscription } = require('./subscription');
  */
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Returns the paging fields of a listing request.
+ * @param {{pageSize?: number, pageToken?: string}} options
+ */
+const paging = (options) => ({ pageSize: options.pageSize ?? 0, pageToken: options.pageToken ?? '' });
+
+/**
+ * Returns the direction and paging fields of a read request.
+ * @param {{backwards?: boolean, pageSize?: number, pageToken?: string}} options
+ */
+const readPaging = (options) => ({
+  direction: options.backwards ? 'DIRECTION_BACKWARDS' : 'DIRECTION_FORWARDS', ...paging(options),
+});
 
 /** A connection to one Dealwire server. Safe to share; close() when done. */
 class Client {
@@ -145,6 +159,21 @@ class Client {
     }
   }
 
+  /**
+   * Yields the items of every page, following nextPageToken.
+   * @param {(pageToken: string) => Promise<any>} read resolves with one page
+   * @param {string} field the page's repeated field, e.g. 'events'
+   * @returns {AsyncGenerator<any>}
+   */
+  async* _allPages(read, field) {
+    let pageToken = '';
+    do {
+      const page = await read(pageToken);
+      yield* page[field];
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+  }
+
   // -------------------------------------------------------------------------
   // EventStore
   // -------------------------------------------------------------------------
@@ -181,14 +210,9 @@ class Client {
    * @returns {Promise<ReadAllResponse>} events, nextPageToken ('' at the end), lastPosition
    */
   readAll(options = {}) {
-    const req = {
-      direction: options.backwards ? 'DIRECTION_BACKWARDS' : 'DIRECTION_FORWARDS',
-      pageSize: options.pageSize ?? 0,
-      pageToken: options.pageToken ?? '',
-      filter: options.filter,
-    };
-    if (options.fromPosition !== undefined && options.fromPosition !== null) req.fromPosition = String(options.fromPosition);
-    return this._unary(this.eventStore, 'ReadAll', req, options);
+    return this._unary(this.eventStore, 'ReadAll', {
+      ...readPaging(options), filter: options.filter, fromPosition: optionalString(options.fromPosition),
+    }, options);
   }
 
   /**
@@ -197,12 +221,7 @@ class Client {
    * @returns {AsyncGenerator<EventOutput>}
    */
   async* readAllEvents(options = {}) {
-    let pageToken = '';
-    do {
-      const page = await this.readAll({ ...options, pageToken });
-      yield* page.events;
-      pageToken = page.nextPageToken;
-    } while (pageToken);
+    yield* this._allPages((pageToken) => this.readAll({ ...options, pageToken }), 'events');
   }
 
   /**
@@ -214,14 +233,9 @@ class Client {
    * @returns {Promise<ReadStreamResponse>} events, nextPageToken, lastStreamVersion
    */
   readStream(stream, options = {}) {
-    const req = {
-      stream,
-      direction: options.backwards ? 'DIRECTION_BACKWARDS' : 'DIRECTION_FORWARDS',
-      pageSize: options.pageSize ?? 0,
-      pageToken: options.pageToken ?? '',
-    };
-    if (options.fromVersion !== undefined && options.fromVersion !== null) req.fromVersion = String(options.fromVersion);
-    return this._unary(this.eventStore, 'ReadStream', req, options);
+    return this._unary(this.eventStore, 'ReadStream', {
+      stream, ...readPaging(options), fromVersion: optionalString(options.fromVersion),
+    }, options);
   }
 
   /**
@@ -231,12 +245,7 @@ class Client {
    * @returns {AsyncGenerator<EventOutput>}
    */
   async* readStreamEvents(stream, options = {}) {
-    let pageToken = '';
-    do {
-      const page = await this.readStream(stream, { ...options, pageToken });
-      yield* page.events;
-      pageToken = page.nextPageToken;
-    } while (pageToken);
+    yield* this._allPages((pageToken) => this.readStream(stream, { ...options, pageToken }), 'events');
   }
 
   /**
@@ -281,8 +290,7 @@ class Client {
    * @returns {Promise<ListSubscriptionsResponse>}
    */
   listSubscriptions(options = {}) {
-    return this._unary(this.eventStore, 'ListSubscriptions',
-      { pageSize: options.pageSize ?? 0, pageToken: options.pageToken ?? '' }, options);
+    return this._unary(this.eventStore, 'ListSubscriptions', paging(options), options);
   }
 
   /**
@@ -304,9 +312,8 @@ class Client {
    * @param {QueryOptions} options
    */
   _query(method, fields, options) {
-    const req = { ...fields, asOf: toAsOf(options.asOf) };
-    if (options.minPosition !== undefined && options.minPosition !== null) req.minPosition = String(options.minPosition);
-    return this._unary(this.marketIntel, method, req, options);
+    return this._unary(this.marketIntel, method,
+      { ...fields, asOf: toAsOf(options.asOf), minPosition: optionalString(options.minPosition) }, options);
   }
 
   /**
@@ -338,8 +345,7 @@ class Client {
    */
   timeline(orgId, options = {}) {
     return this._query('GetTimeline', {
-      orgId, eventTypes: options.eventTypes ?? [], pageSize: options.pageSize ?? 0,
-      pageToken: options.pageToken ?? '', descending: !!options.descending,
+      orgId, eventTypes: options.eventTypes ?? [], descending: !!options.descending, ...paging(options),
     }, options);
   }
 
@@ -360,8 +366,7 @@ class Client {
    */
   organizations(options = {}) {
     return this._query('ListOrganizations', {
-      namePrefix: options.namePrefix ?? '', kind: options.kind, sector: options.sector ?? '',
-      pageSize: options.pageSize ?? 0, pageToken: options.pageToken ?? '',
+      namePrefix: options.namePrefix ?? '', kind: options.kind, sector: options.sector ?? '', ...paging(options),
     }, options);
   }
 
@@ -384,8 +389,7 @@ class Client {
   deals(options = {}) {
     return this._query('ListDeals', {
       companyId: options.companyId ?? '', investorId: options.investorId ?? '', stage: options.stage,
-      overdueOnly: !!options.overdueOnly, kind: options.kind, pageSize: options.pageSize ?? 0,
-      pageToken: options.pageToken ?? '',
+      overdueOnly: !!options.overdueOnly, kind: options.kind, ...paging(options),
     }, options);
   }
 

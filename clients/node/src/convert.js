@@ -37,6 +37,16 @@ function toExpectedVersion(expected) {
 }
 
 /**
+ * Returns an optional 64-bit value as the decimal string proto-loader takes,
+ * or undefined (the field stays unset) for undefined or null.
+ * @param {number | bigint | string | null | undefined} v
+ * @returns {string | undefined}
+ */
+function optionalString(v) {
+  return v === undefined || v === null ? undefined : String(v);
+}
+
+/**
  * Returns a position as a BigInt (0n for empty).
  * @param {number | bigint | string | null | undefined} p
  * @returns {bigint}
@@ -175,5 +185,5 @@ function fromCanonicalJson(typeName, json, packageDefinition = loadDealwire().pa
 }
 
 module.exports = {
-  toExpectedVersion, toBigInt, toDate, toTimestamp, timestampToDate, toAsOf, fromCanonicalJson,
+  toExpectedVersion, toBigInt, optionalString, toDate, toTimestamp, timestampToDate, toAsOf, fromCanonicalJson,
 };

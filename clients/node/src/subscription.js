@@ -86,17 +86,23 @@ class Subscription {
     };
     const empty = !(f.eventTypes?.length || f.orgIds?.length || f.streamPrefixes?.length);
     this._filter = empty ? undefined : f;
-    /** @type {'start' | 'end' | bigint | null} */
-    this._start = options.fromPosition !== undefined && options.fromPosition !== null ? toBigInt(options.fromPosition)
-      : options.fromEnd ? 'end' : options.fromStart || !this.name ? 'start' : null;
+    const fromPosition = options.fromPosition ?? null;
+    /** Starts at the end of the log (resolved to a position before the first call). */
+    this._fromEnd = fromPosition === null && !!options.fromEnd;
     this._options = options;
     this._maxBatchEvents = options.maxBatchEvents ?? 100;
     this._commitIntervalMs = options.commitIntervalMs ?? 5000;
     this._commitEveryEvents = options.commitEveryEvents ?? 1000;
     this._maxReconnectAttempts = options.maxReconnectAttempts ?? 10;
 
-    /** @type {bigint | null} resume point: the last delivered event or passed checkpoint */
-    this._resumeAfter = typeof this._start === 'bigint' ? this._start : this._start === 'start' ? 0n : null;
+    /**
+     * Resume point: the last delivered event or passed checkpoint; null before
+     * the first call of a named subscription resuming from its stored checkpoint
+     * (or of one from the end).
+     * @type {bigint | null}
+     */
+    this._resumeAfter = fromPosition !== null ? toBigInt(fromPosition)
+      : !this._fromEnd && (options.fromStart || !this.name) ? 0n : null;
     /** @type {bigint | null} the position the consumer has processed */
     this._acked = null;
     /** @type {bigint | null} */
@@ -161,9 +167,7 @@ class Subscription {
           return { done: false, value: event };
         }
         if (this._closed) return this._finish();
-        if (!this._call) {
-          if (!(await this._connect())) continue;
-        }
+        if (!this._call && !(await this._connect())) continue;
         const item = await this._take();
         if (this._closed) return this._finish();
         if (!item || item.gen !== this._gen) continue;
@@ -190,8 +194,7 @@ class Subscription {
     if (this._done && !this._finishing) return { done: true, value: undefined };
     this._closed = true;
     this._acked = this._resumeAfter;
-    this._cancel();
-    return this._finish();
+    return this._finish(); // cancels the call
   }
 
   /** Same as return(); usable from a signal handler while a next() is pending. */
@@ -204,17 +207,25 @@ class Subscription {
    * @returns {Promise<void>}
    */
   async commit() {
-    if (!this.name || this._acked === null) return;
-    if (this._committed !== null && this._acked === this._committed) return;
-    const position = this._acked;
-    await this._client.commitCheckpoint(this.name, position);
-    if (this._committed === null || position > this._committed) this._committed = position;
-    this._lastCommitTime = Date.now();
-    this._sinceCommit = 0;
+    if (!this._uncommitted()) return;
+    const position = /** @type {bigint} */ (this._acked);
+    try {
+      await this._client.commitCheckpoint(this.name, position);
+      if (this._committed === null || position > this._committed) this._committed = position;
+    } finally {
+      // Counted as attempted either way: a failing server is not asked again on every next().
+      this._lastCommitTime = Date.now();
+      this._sinceCommit = 0;
+    }
+  }
+
+  /** True when a named subscription has processed past its last committed checkpoint. */
+  _uncommitted() {
+    return this.name !== '' && this._acked !== null && this._acked !== this._committed;
   }
 
   async _maybeCommit() {
-    if (!this.name || this._acked === null || this._acked === this._committed) return;
+    if (!this._uncommitted()) return;
     if (Date.now() - this._lastCommitTime < this._commitIntervalMs && this._sinceCommit < this._commitEveryEvents) return;
     try {
       await this.commit();
@@ -259,7 +270,7 @@ class Subscription {
    * @returns {Promise<boolean>}
    */
   async _connect() {
-    if (this._start === 'end' && this._resumeAfter === null) {
+    if (this._fromEnd && this._resumeAfter === null) {
       try {
         this._resumeAfter = await this._client.lastPosition();
       } catch (e) {
@@ -338,16 +349,22 @@ class Subscription {
   }
 
   /**
+   * Moves the resume point to a checkpoint or caught-up position the server
+   * passed (never back).
+   * @param {string} p
+   */
+  _advance(p) {
+    const position = toBigInt(p);
+    if (this._resumeAfter === null || position > this._resumeAfter) this._resumeAfter = position;
+    this._acked = this._resumeAfter; // nothing delivered is unprocessed here
+  }
+
+  /**
    * Handles one message of the stream (in order, with no undelivered event
    * before it).
    * @param {SubscribeResponse} m
    */
   _handle(m) {
-    const advance = (/** @type {string} */ p) => {
-      const pos = toBigInt(p);
-      if (this._resumeAfter === null || pos > this._resumeAfter) this._resumeAfter = pos;
-      this._acked = this._resumeAfter; // nothing delivered is unprocessed here
-    };
     switch (m.message) {
       case 'event':
         if (m.event) this._pending.push(m.event);
@@ -356,18 +373,18 @@ class Subscription {
         if (m.events) this._pending.push(...m.events.events);
         break;
       case 'caughtUp':
-        advance(/** @type {any} */ (m.caughtUp).position);
+        this._advance(/** @type {any} */ (m.caughtUp).position);
         this.live = true;
         this._options.onCaughtUp?.(/** @type {any} */ (m.caughtUp).position);
         break;
       case 'checkpoint':
-        advance(/** @type {any} */ (m.checkpoint).position);
+        this._advance(/** @type {any} */ (m.checkpoint).position);
         break;
       case 'heartbeat':
         this.serverLastPosition = /** @type {any} */ (m.heartbeat).lastPosition;
         break;
       case 'fellBehind':
-        advance(/** @type {any} */ (m.fellBehind).position);
+        this._advance(/** @type {any} */ (m.fellBehind).position);
         this.live = false;
         this._options.onFellBehind?.(/** @type {any} */ (m.fellBehind).position, /** @type {any} */ (m.fellBehind).reason);
         break;

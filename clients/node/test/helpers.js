@@ -107,4 +107,4 @@ async function waitFor(predicate, timeoutMs = 10000, what = 'condition') {
   }
 }
 
-module.exports = { startServer, loadSeed, appendSeed, investment, organization, waitFor, SEED };
+module.exports = { startServer, appendSeed, investment, organization, waitFor };

@@ -95,14 +95,24 @@ def _as_of(value):
     raise TypeError(f"as_of: expected AsOf, dealwire.v1.AsOf or a position, got {value!r}")
 
 
-def _filter(event_types=(), stream_prefixes=(), org_ids=()):
+def _set_filter(request, event_types, stream_prefixes, org_ids):
+    """Sets request.filter from the lists (left unset when all are empty)."""
     if isinstance(event_types, str) or isinstance(stream_prefixes, str) or isinstance(org_ids, str):
         raise TypeError("filters take lists of strings, not a string")
-    if not (event_types or stream_prefixes or org_ids):
-        return None
-    return es.SubscriptionFilter(event_types=list(event_types),
-                                 stream_prefixes=list(stream_prefixes),
-                                 org_ids=list(org_ids))
+    if event_types or stream_prefixes or org_ids:
+        request.filter.CopyFrom(es.SubscriptionFilter(event_types=list(event_types),
+                                                      stream_prefixes=list(stream_prefixes),
+                                                      org_ids=list(org_ids)))
+
+
+def _pin(request, as_of, min_position):
+    """Sets a MarketIntel request's as_of and min_position; returns the request."""
+    a = _as_of(as_of)
+    if a is not None:
+        request.as_of.CopyFrom(a)
+    if min_position:
+        request.min_position = min_position
+    return request
 
 
 def _expected_version(value):
@@ -192,6 +202,15 @@ class Client:
                 raise errors.Cancelled(grpc.StatusCode.CANCELLED, str(e)) from e
             raise
 
+    def _pages(self, method, request, items, timeout=_UNSET):
+        """Yields the ``items`` field of every page, following next_page_token."""
+        while True:
+            page = self._unary(method, request, timeout)
+            yield from getattr(page, items)
+            if not page.next_page_token:
+                return
+            request.page_token = page.next_page_token
+
     # -- EventStore --------------------------------------------------------
 
     def append(self, stream, events, expected_version=None, *, timeout=_UNSET):
@@ -229,12 +248,7 @@ class Client:
             direction=es.DIRECTION_BACKWARDS if backwards else es.DIRECTION_FORWARDS)
         if from_version is not None:
             request.from_version = from_version
-        while True:
-            page = self._unary(self.event_store.ReadStream, request)
-            yield from page.events
-            if not page.next_page_token:
-                return
-            request.page_token = page.next_page_token
+        yield from self._pages(self.event_store.ReadStream, request, "events")
 
     def read_all(self, from_position=None, *, backwards=False, event_types=(),
                  stream_prefixes=(), org_ids=(), page_size=0):
@@ -248,15 +262,8 @@ class Client:
             direction=es.DIRECTION_BACKWARDS if backwards else es.DIRECTION_FORWARDS)
         if from_position is not None:
             request.from_position = from_position
-        f = _filter(event_types, stream_prefixes, org_ids)
-        if f is not None:
-            request.filter.CopyFrom(f)
-        while True:
-            page = self._unary(self.event_store.ReadAll, request)
-            yield from page.events
-            if not page.next_page_token:
-                return
-            request.page_token = page.next_page_token
+        _set_filter(request, event_types, stream_prefixes, org_ids)
+        yield from self._pages(self.event_store.ReadAll, request, "events")
 
     def commit_checkpoint(self, name, position):
         """Stores a named subscription's checkpoint; returns the NamedSubscription."""
@@ -265,13 +272,8 @@ class Client:
 
     def subscriptions(self):
         """Yields the named subscriptions (NamedSubscription), ordered by name."""
-        request = es.ListSubscriptionsRequest()
-        while True:
-            page = self._unary(self.event_store.ListSubscriptions, request)
-            yield from page.subscriptions
-            if not page.next_page_token:
-                return
-            request.page_token = page.next_page_token
+        yield from self._pages(self.event_store.ListSubscriptions,
+                               es.ListSubscriptionsRequest(), "subscriptions")
 
     def delete_subscription(self, name):
         """Deletes a named subscription (NotFound when there is none)."""
@@ -324,9 +326,7 @@ class Client:
         # (every 1000 examined events): each one may cost a CommitCheckpoint.
         request = es.SubscribeRequest(subscription_name=name or "",
                                       max_batch_events=max_batch_events)
-        f = _filter(event_types, stream_prefixes, org_ids)
-        if f is not None:
-            request.filter.CopyFrom(f)
+        _set_filter(request, event_types, stream_prefixes, org_ids)
         if heartbeat_seconds is not None:
             request.heartbeat_interval.FromTimedelta(_dt.timedelta(seconds=heartbeat_seconds))
         if from_position is not None:
@@ -347,15 +347,17 @@ class Client:
         closing = False
         backoff = 0.1
         failing_since = None
-        call = None
 
         def commit(position):
             nonlocal committed, uncommitted
             if not name or position is None or position == committed:
                 return
+            # Counted as attempted either way: a failing server is not asked
+            # again for every further event.
+            uncommitted = 0
             try:
                 self.commit_checkpoint(name, position)
-                committed, uncommitted = position, 0
+                committed = position
             except (errors.Unavailable, errors.DeadlineExceeded, errors.Cancelled) as e:
                 # Transient (e.g. the server is restarting): the next commit,
                 # or the one on close, carries this position too.
@@ -406,7 +408,6 @@ class Client:
                         raise error from e
                 finally:
                     call.cancel()
-                    call = None
                 if not reconnect:
                     raise error
                 now = time.monotonic()
@@ -421,8 +422,6 @@ class Client:
             closing = True
             raise
         finally:
-            if call is not None:
-                call.cancel()
             # Best effort: never mask the exception that ends the generator.
             final = delivered
             if closing and commit_on_close and yielded is not None:
@@ -437,25 +436,11 @@ class Client:
     # -- MarketIntel -------------------------------------------------------
 
     def _query(self, method, request, as_of, min_position, timeout):
-        a = _as_of(as_of)
-        if a is not None:
-            request.as_of.CopyFrom(a)
-        if min_position:
-            request.min_position = min_position
-        return self._unary(method, request, timeout)
+        return self._unary(method, _pin(request, as_of, min_position), timeout)
 
     def _paged(self, method, request, items, as_of, min_position, timeout):
-        a = _as_of(as_of)
-        if a is not None:
-            request.as_of.CopyFrom(a)
-        if min_position:
-            request.min_position = min_position
-        while True:  # the first page's token pins the position: one consistent listing
-            page = self._unary(method, request, timeout)
-            yield from getattr(page, items)
-            if not page.next_page_token:
-                return
-            request.page_token = page.next_page_token
+        # The first page's token pins the position: one consistent listing.
+        yield from self._pages(method, _pin(request, as_of, min_position), items, timeout)
 
     def organization(self, org_id, *, as_of=None, min_position=0, timeout=_UNSET):
         """Returns GetOrganizationResponse (.organization, .as_of_position)."""

@@ -36,7 +36,7 @@ EffectiveDate = types_pb2.EffectiveDate
 Source = types_pb2.Source
 
 __all__ = [
-    "new_event_id", "money", "date", "effective", "source", "enum_value",
+    "new_event_id", "money", "money_str", "date", "effective", "source", "enum_value",
     "event", "event_type", "organization", "funding_round", "investment",
     "deal_stage", "valuation", "stake", "acquisition", "partnership",
     "partnership_ended", "facility", "retraction",
@@ -188,9 +188,12 @@ _effective = effective  # `effective` is shadowed by keyword arguments below
 _PAYLOAD_FIELDS = {f.message_type.name: f.name for f in EventPayload.DESCRIPTOR.fields}
 
 
-def _set_money(message, field, value):
+def _set_money(message, field, value, bound=None):
+    """Sets a Money field and, when given, its ``<field>_bound`` AmountBound."""
     if value is not None:
         getattr(message, field).CopyFrom(money(value))
+    if bound is not None:
+        setattr(message, f"{field}_bound", enum_value(types_pb2.AmountBound, bound))
 
 
 def _set_effective(message, field, value):
@@ -217,12 +220,10 @@ def funding_round(round_id, company, label, *, stage="rumored", target=None,
     p = events_pb2.FundingRoundReported(
         round_id=round_id, company_id=company, label=label,
         stage=enum_value(events_pb2.DealStage, stage), lead_investor_ids=list(leads))
-    _set_money(p, "target_amount", target)
+    _set_money(p, "target_amount", target, target_bound)
     _set_money(p, "pre_money_valuation", pre_money)
     _set_money(p, "post_money_valuation", post_money)
     _set_effective(p, "expected_close", expected_close)
-    if target_bound is not None:
-        p.target_amount_bound = enum_value(types_pb2.AmountBound, target_bound)
     return event(p, stream=envelope.pop("stream", f"deal/{round_id}"), **envelope)
 
 
@@ -234,10 +235,8 @@ def investment(investment_id, investor, company, *, amount=None, amount_bound=No
         investment_id=investment_id, investor_id=investor, company_id=company,
         round_id=round_id, stage=enum_value(events_pb2.DealStage, stage),
         instrument=enum_value(events_pb2.Instrument, instrument))
-    _set_money(p, "amount", amount)
+    _set_money(p, "amount", amount, amount_bound)
     _set_effective(p, "expected_close", expected_close)
-    if amount_bound is not None:
-        p.amount_bound = enum_value(types_pb2.AmountBound, amount_bound)
     return event(p, stream=envelope.pop("stream", f"deal/{investment_id}"), **envelope)
 
 
@@ -247,10 +246,8 @@ def deal_stage(deal_id, new_stage, *, amount=None, amount_bound=None, reason="",
     p = events_pb2.DealStageChanged(
         deal_id=deal_id, new_stage=enum_value(events_pb2.DealStage, new_stage),
         reason=reason)
-    _set_money(p, "amount", amount)
+    _set_money(p, "amount", amount, amount_bound)
     _set_effective(p, "expected_close", expected_close)
-    if amount_bound is not None:
-        p.amount_bound = enum_value(types_pb2.AmountBound, amount_bound)
     return event(p, stream=envelope.pop("stream", f"deal/{deal_id}"), **envelope)
 
 
@@ -259,9 +256,7 @@ def valuation(company, value, *, basis="estimate", round_id="", bound=None, **en
     p = events_pb2.ValuationReported(
         company_id=company, basis=enum_value(events_pb2.ValuationBasis, basis),
         round_id=round_id)
-    _set_money(p, "valuation", value)
-    if bound is not None:
-        p.valuation_bound = enum_value(types_pb2.AmountBound, bound)
+    _set_money(p, "valuation", value, bound)
     return event(p, stream=envelope.pop("stream", f"org/{company}"), **envelope)
 
 
@@ -287,10 +282,8 @@ def acquisition(acquisition_id, acquirer, target, *, price=None, price_bound=Non
     p = events_pb2.AcquisitionReported(
         acquisition_id=acquisition_id, acquirer_id=acquirer, target_id=target,
         stage=enum_value(events_pb2.DealStage, stage))
-    _set_money(p, "price", price)
+    _set_money(p, "price", price, price_bound)
     _set_effective(p, "expected_close", expected_close)
-    if price_bound is not None:
-        p.price_bound = enum_value(types_pb2.AmountBound, price_bound)
     return event(p, stream=envelope.pop("stream", f"deal/{acquisition_id}"), **envelope)
 
 

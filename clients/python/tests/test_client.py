@@ -252,6 +252,7 @@ def test_subscription_reconnects_across_server_restart(server, source_dir):
 
     consumer.close()
     thread.join(timeout=10)
+    assert not thread.is_alive(), "closing the channel did not end the subscription"
     writer.close()
     assert positions(got) == list(range(1, 11))
     assert [e.event_id for e in got] == [e.event_id for e in first + second]
