@@ -1,6 +1,6 @@
 // dealwire-gen: writes a deterministic synthetic data set of Dealwire events
 // (bench/synthetic_events.h) as JSON Lines, one dealwire.v1.Event per line in
-// protobuf's canonical JSON mapping (projections/event_jsonl.h), or appends
+// protobuf's canonical JSON mapping (common/event_jsonl.h), or appends
 // it straight into an event log (--data-dir), and prints a summary (events
 // per type, size, rate) to stderr.
 //
@@ -9,10 +9,10 @@
 //   dealwire-gen --events 1000000 --data-dir /tmp/dw && dealwired --data-dir /tmp/dw
 //
 // With --data-dir the events go through dealwired's write path minus gRPC
-// (bench/log_loader.h): the log is opened with the DomainValidator, each
-// event is encoded by projections::EncodeEvent and appended alone to its
-// stream with ExpectedVersion ANY, up to the log's queue bound of appends in
-// flight. The rate printed is then the durable append rate with domain
+// (bench/log_loader.h): the log is opened with the DomainDecider, each
+// event is proposed alone to its stream with ExpectedVersion ANY, up to the
+// log's queue bound of appends in flight, and encoded and decided on the
+// log's writer thread. The rate printed is then the durable append rate with domain
 // validation on, in process. Any refused event is fatal: the generator's
 // output must all be valid.
 #include <algorithm>
@@ -33,8 +33,8 @@
 #include "bench/synthetic_events.h"
 #include "dealwire/v1/events.pb.h"
 #include "fmt/core.h"
-#include "projections/domain_validator.h"
-#include "projections/event_jsonl.h"
+#include "common/event_jsonl.h"
+#include "domain/decider.h"
 #include "store/event_log.h"
 
 namespace {
@@ -108,7 +108,7 @@ class Pipeline {
       }
       slot->json.clear();
       for (size_t i = 0; i < slot->count; ++i) {
-        dealwire::projections::AppendEventJsonl(slot->events[i], &slot->json);
+        dealwire::common::AppendEventJsonl(slot->events[i], &slot->json);
       }
       std::lock_guard<std::mutex> lock(mu_);
       slot->encoded = true;
@@ -178,7 +178,7 @@ void PrintCounts(const dealwire::bench::SyntheticEvents& generator) {
 bool LoadIntoLog(dealwire::bench::SyntheticEvents& generator, const std::string& dir) {
   namespace store = dealwire::store;
   store::Options options;
-  options.validator = std::make_shared<dealwire::projections::DomainValidator>();
+  options.decider = std::make_shared<dealwire::domain::DomainDecider>();
   absl::StatusOr<std::unique_ptr<store::EventLog>> log = store::OpenEventLog(dir, options);
   if (!log.ok()) {
     fmt::print(stderr, "dealwire-gen: cannot open the event log at {}: {}\n", dir,

@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
-#include "projections/validate.h"
+#include "common/uuid.h"
 
 namespace dealwire::bench {
 namespace {
@@ -52,7 +52,7 @@ uint64_t UuidGenerator::NextRandom() {
 
 void UuidGenerator::Next(std::string* out) {
   const uint64_t hi = NextRandom();
-  projections::FormatUuidV4(hi, NextRandom(), out);
+  common::FormatUuidV4(hi, NextRandom(), out);
 }
 
 LoadEvents::LoadEvents(LoadEventsOptions options)

@@ -1,11 +1,11 @@
 // bench/log_loader.h — appends a stream of events straight into an event
-// log through the server's write path minus gRPC: EncodeEvent (envelope
-// checks, tags, serialization) and EventLog::AppendAsync, with the log's
-// Options::validator (the DomainValidator in dealwire-gen) checking each
-// append on the writer thread.
+// log through the server's write path minus gRPC: each event is proposed
+// (domain::EventsProposal) and the log's decider (the DomainDecider in
+// dealwire-gen) encodes and decides it on the writer thread, as it does for
+// dealwired's appends.
 //
 //   store::Options options;
-//   options.validator = std::make_shared<projections::DomainValidator>();
+//   options.decider = std::make_shared<domain::DomainDecider>();
 //   ASSIGN_OR_RETURN(auto log, store::OpenEventLog(dir, options));
 //   LogLoader loader(*log, {.max_in_flight = options.max_queued_appends});
 //   dealwire::v1::Event event;
@@ -16,18 +16,11 @@
 //
 // Order: events are appended one per append, each to its event's `stream`
 // with ExpectedVersion ANY, and committed in call order (the log queues
-// appends in call order and its single writer commits them in that order),
-// so a data set that is valid in generation order stays valid although up to
-// `max_in_flight` appends are pipelined.
-//
-// Tags: EncodeEvent derives some tags by reading the log (a DealStageChanged
-// inherits the organizations of its deal's first report, a PartnershipEnded
-// those of its partnership, a retraction or correction those of its target).
-// With appends in flight, the referred event may not be committed yet, and
-// the log alone would answer "no such event": the event would be stored
-// without the inherited tags. The loader therefore encodes against a view
-// of the log that also holds the events it has appended but not yet seen
-// committed, so every event gets the tags it would get if appended alone.
+// appends in call order and its single writer decides and commits them in
+// that order), so a data set that is valid in generation order stays valid
+// although up to `max_in_flight` appends are pipelined. Every event gets
+// the tags it would get if appended alone: the decider derives them from
+// the state every earlier append left, committed or not.
 //
 // Thread-safety: Append and Finish belong to one thread; the log's
 // completion thread reports outcomes concurrently.
@@ -36,7 +29,6 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <mutex>
 #include <string>
 
@@ -46,16 +38,14 @@
 
 namespace dealwire::bench {
 
-class PendingView;
-
 struct LogLoaderOptions {
   // Appends issued but not yet acknowledged. Keep it at most the log's
   // Options::max_queued_appends, or a full queue refuses appends with
   // UNAVAILABLE. Default: 16384 (the log's default queue bound)
   size_t max_in_flight = 16384;
 
-  // `recorded_by` given to EncodeEvent, as dealwired does for a caller
-  // without credentials. Default: "anonymous"
+  // The appending principal, as dealwired records for a caller without
+  // credentials. Default: "anonymous"
   std::string recorded_by = "anonymous";
 };
 
@@ -68,9 +58,9 @@ class LogLoader {
   LogLoader(const LogLoader&) = delete;
   LogLoader& operator=(const LogLoader&) = delete;
 
-  // Encodes `event` for its own `stream` and appends it, waiting first while
-  // max_in_flight appends are unacknowledged. Returns false once any event
-  // was refused (by EncodeEvent or by the log); Finish then returns why.
+  // Appends `event` to its own `stream`, waiting first while max_in_flight
+  // appends are unacknowledged. Returns false once any event was refused;
+  // Finish then returns why.
   bool Append(const dealwire::v1::Event& event);
 
   // Waits until every append is acknowledged. Returns OK, or the first
@@ -78,8 +68,8 @@ class LogLoader {
   // Append order), payload type and stream.
   absl::Status Finish();
 
-  // Returns the number of events passed to Append and accepted by
-  // EncodeEvent, and the number acknowledged OK so far.
+  // Returns the number of events passed to Append, and the number
+  // acknowledged OK so far.
   uint64_t appended() const { return appended_; }
   uint64_t committed() const;
 
@@ -89,7 +79,6 @@ class LogLoader {
   store::EventLog& log_;
   const LogLoaderOptions options_;
   const uint64_t base_;  // the log's last position when the loader began
-  std::unique_ptr<PendingView> view_;
   uint64_t appended_ = 0;  // Append's thread only
 
   mutable std::mutex mu_;

@@ -8,7 +8,8 @@
 #include <utility>
 #include <vector>
 
-#include "projections/validate.h"
+#include "common/calendar.h"
+#include "common/uuid.h"
 
 namespace dealwire::bench {
 namespace {
@@ -266,17 +267,8 @@ class Rng {
 };
 
 // ---------------------------------------------------------------------------
-// Dates (days since 1970-01-01, proleptic Gregorian; H. Hinnant's algorithms)
+// Dates, as day numbers (common/calendar.h)
 // ---------------------------------------------------------------------------
-
-constexpr int64_t DaysFromCivil(int64_t y, int64_t m, int64_t d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const int64_t yoe = y - era * 400;
-  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
 
 struct Civil {
   int32_t year;
@@ -284,21 +276,17 @@ struct Civil {
   int32_t day;
 };
 
-Civil CivilFromDays(int64_t z) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t y = yoe + era * 400;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const int64_t d = doy - (153 * mp + 2) / 5 + 1;
-  const int64_t m = mp + (mp < 10 ? 3 : -9);
-  return {static_cast<int32_t>(y + (m <= 2)), static_cast<int32_t>(m), static_cast<int32_t>(d)};
+Civil CivilFromDays(int64_t n) {
+  const absl::CivilDay d = common::CivilDayOf(n);
+  return {static_cast<int32_t>(d.year()), d.month(), d.day()};
 }
 
-constexpr int64_t kFirstDay = DaysFromCivil(2015, 1, 1);
-constexpr int64_t kLastDay = DaysFromCivil(2026, 12, 31);
+int64_t DaysFromCivil(int64_t y, int64_t m, int64_t d) {
+  return common::DayNumber(y, static_cast<int>(m), static_cast<int>(d));
+}
+
+const int64_t kFirstDay = DaysFromCivil(2015, 1, 1);
+const int64_t kLastDay = DaysFromCivil(2026, 12, 31);
 
 void SetDate(const Civil& c, v1::DatePrecision precision, v1::Date* out) {
   out->set_year(c.year);
@@ -527,7 +515,7 @@ class SyntheticEvents::Impl {
   // Writes a fresh UUID (version 4 shape) into `out` and returns its halves.
   std::pair<uint64_t, uint64_t> NewEventId(std::string* out) {
     const uint64_t hi = rng_.Bits();
-    return projections::FormatUuidV4(hi, rng_.Bits(), out);
+    return common::FormatUuidV4(hi, rng_.Bits(), out);
   }
 
   // Fills the envelope: id, stream "<kind>/<id>", effective date (at a random
@@ -1446,7 +1434,7 @@ class SyntheticEvents::Impl {
     SetEffective(std::max(day_, c.day), RandomPrecision(), e->mutable_effective());
     e->set_confidence(RandomConfidence());
     auto* r = e->mutable_payload()->mutable_event_retracted();
-    projections::FormatUuidV4(c.id_hi, c.id_lo, r->mutable_event_id());
+    common::FormatUuidV4(c.id_hi, c.id_lo, r->mutable_event_id());
     r->set_reason(std::string(rng_.Pick(kRetractReasons)));
     if (rng_.Chance(60)) AddSources(e, "Correction", day_, "");
   }
@@ -1471,7 +1459,7 @@ class SyntheticEvents::Impl {
     SetEffective(c.day, RandomPrecision(), e->mutable_effective());
     e->set_confidence(RandomConfidence());
     auto* corr = e->mutable_payload()->mutable_event_corrected();
-    projections::FormatUuidV4(c.id_hi, c.id_lo, corr->mutable_event_id());
+    common::FormatUuidV4(c.id_hi, c.id_lo, corr->mutable_event_id());
     const Company& company = companies_[orgs_[c.company].company_slot];
     if (c.payload_case == Case::kValuationReported) {
       auto* v = corr->mutable_replacement()->mutable_valuation_reported();

@@ -6,7 +6,7 @@
 //   std::string line;
 //   while (gen.Next(&event)) {
 //     line.clear();
-//     projections::AppendEventJsonl(event, &line);  // event.stream() is set
+//     common::AppendEventJsonl(event, &line);  // event.stream() is set
 //     ...
 //   }
 //

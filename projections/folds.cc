@@ -11,7 +11,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "projections/event_tags.h"
+#include "common/calendar.h"
+#include "common/event_types.h"
 
 namespace dealwire::projections {
 namespace {
@@ -28,26 +29,12 @@ constexpr int64_t kNanosPerUnit = 1'000'000'000;
 // Dates
 // ---------------------------------------------------------------------------
 
-// Days from 1970-01-01 to y-m-d (Howard Hinnant's days_from_civil).
-int64_t DaysFromCivil(int64_t y, int64_t m, int64_t d) {
-  y -= m <= 2 ? 1 : 0;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const int64_t yoe = y - era * 400;
-  const int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
+int64_t Day(int64_t y, int64_t m, int64_t d) {
+  return common::DayNumber(y, static_cast<int>(m), static_cast<int>(d));
 }
-
-constexpr int64_t kUnixEpochDay = 719162;  // DayNumber(1970, 1, 1)
-
-int64_t Day(int64_t y, int64_t m, int64_t d) { return DaysFromCivil(y, m, d) + kUnixEpochDay; }
 
 // The first day of month `m` of year `y`; m may run past 12 into later years.
-int64_t FirstOfMonth(int64_t y, int64_t m) {
-  y += (m - 1) / 12;
-  m = (m - 1) % 12 + 1;
-  return Day(y, m, 1);
-}
+int64_t FirstOfMonth(int64_t y, int64_t m) { return Day(y, m, 1); }
 
 // The precision, inferred from the set fields when unspecified.
 v1::DatePrecision PrecisionOf(const v1::EffectiveDate& e) {
@@ -438,8 +425,6 @@ std::string Describe(const v1::EventPayload& p, v1::TimelineEntry* e) {
 // Dates and money
 // ---------------------------------------------------------------------------
 
-int64_t DayNumber(int year, int month, int day) { return Day(year, month, day); }
-
 int64_t PeriodStart(const v1::EffectiveDate& date) {
   const int64_t y = date.date().year();
   const int64_t m = StartMonth(date);
@@ -464,11 +449,6 @@ int64_t PeriodEnd(const v1::EffectiveDate& date) {
   }
 }
 
-int64_t TodayDayNumber() {
-  const int64_t seconds = absl::ToUnixSeconds(absl::Now());
-  const int64_t days = seconds >= 0 ? seconds / 86400 : -((-seconds + 86399) / 86400);
-  return days + kUnixEpochDay;
-}
 
 v1::EffectiveDate QuarterOf(const v1::EffectiveDate& date) {
   v1::EffectiveDate out;
@@ -701,7 +681,7 @@ std::optional<v1::Deal> FoldDeal(const state::Entity& entity, const ClaimFilter&
     if (amount != nullptr) *step->mutable_amount() = *amount;
     step->set_confidence(r->confidence);
     step->set_position(r->position);
-    step->set_event_type(EventTypeName(p));
+    step->set_event_type(common::EventTypeName(p));
     deal.set_confidence(Weaker(deal.confidence(), r->confidence));
     latest_sources = r->sources;
   }
@@ -1148,7 +1128,7 @@ std::optional<v1::TimelineEntry> FoldTimelineEntry(const state::Claim& claim,
   v1::TimelineEntry entry;
   entry.set_position(r->position);
   entry.set_event_id(claim.event_id());
-  entry.set_event_type(EventTypeName(*r->payload));
+  entry.set_event_type(common::EventTypeName(*r->payload));
   *entry.mutable_effective() = *r->effective;
   entry.set_confidence(r->confidence);
   *entry.mutable_sources() = *r->sources;

@@ -1,7 +1,7 @@
 // projections/folds.h — the folds: pure functions from stored claims
 // (dealwire.state.v1.Entity / Claim) to the answers of dealwire.v1.MarketIntel.
 //
-//   ClaimFilter f = ClaimFilter::Now(TodayDayNumber());
+//   ClaimFilter f = ClaimFilter::Now(common::TodayDayNumber());
 //   f.known_at = 1200;                          // what we knew at position 1200
 //   std::optional<v1::Deal> deal = FoldDeal(deal_entity, f);
 //   v1::CapTable table = FoldCapTable(input, f, /*include_pending=*/true);
@@ -31,21 +31,14 @@
 namespace dealwire::projections {
 
 // ---------------------------------------------------------------------------
-// Dates and money
+// Dates (day numbers: common/calendar.h) and money
 // ---------------------------------------------------------------------------
-
-// Returns the number of days from 0001-01-01 (day 0) to the given valid
-// calendar date (proleptic Gregorian).
-int64_t DayNumber(int year, int month, int day);
 
 // Returns the first and the last day (inclusive) of the period an
 // EffectiveDate denotes: 2026-01 at MONTH is [2026-01-01, 2026-01-31].
 // REQUIRES: the date is valid for its precision.
 int64_t PeriodStart(const dealwire::v1::EffectiveDate& date);
 int64_t PeriodEnd(const dealwire::v1::EffectiveDate& date);
-
-// Returns today's day number (UTC).
-int64_t TodayDayNumber();
 
 // Returns the quarter (precision QUARTER) containing the period's start.
 dealwire::v1::EffectiveDate QuarterOf(const dealwire::v1::EffectiveDate& date);

@@ -16,11 +16,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "projections/event_tags.h"
+#include "common/calendar.h"
+#include "common/event_types.h"
 #include "projections/folds.h"
 #include "projections/state_keys.h"
 #include "projections/state_reader.h"
-#include "projections/validate.h"
+#include "domain/validate.h"
 
 namespace dealwire::projections {
 namespace {
@@ -39,7 +40,7 @@ absl::Status Invalid(absl::string_view field, absl::string_view what) {
 
 absl::Status CheckId(absl::string_view id, absl::string_view field) {
   if (id.empty()) return Invalid(field, "is required");
-  if (!IsDomainId(id)) {
+  if (!domain::IsDomainId(id)) {
     return Invalid(field, absl::StrCat("'", id, "' is not an id (1..100 bytes of [a-z0-9-])"));
   }
   return absl::OkStatus();
@@ -162,8 +163,8 @@ class MarketProjections::Query {
       if (d.year() == 0 || d.month() == 0 || d.day() == 0) {
         return Invalid("as_of.effective_on", "must be a full date (year, month and day)");
       }
-      if (absl::Status s = ValidateDate(d, "as_of.effective_on"); !s.ok()) return s;
-      f.effective_on = DayNumber(d.year(), d.month(), d.day());
+      if (absl::Status s = domain::ValidateDate(d, "as_of.effective_on"); !s.ok()) return s;
+      f.effective_on = common::DayNumber(d.year(), d.month(), d.day());
       f.today = *f.effective_on;
     }
     if (!v1::Confidence_IsValid(as_of.min_confidence())) {
@@ -321,7 +322,7 @@ MarketProjections::MarketProjections(store::EventLog* log, Options options)
 
 absl::StatusOr<std::unique_ptr<MarketProjections>> MarketProjections::Open(store::EventLog* log,
                                                                            Options options) {
-  if (!options.today) options.today = [] { return TodayDayNumber(); };
+  if (!options.today) options.today = [] { return common::TodayDayNumber(); };
   std::unique_ptr<MarketProjections> p(new MarketProjections(log, std::move(options)));
   absl::StatusOr<std::unique_ptr<store::StateSnapshot>> snapshot = log->SnapshotState();
   if (!snapshot.ok()) return snapshot.status();
@@ -608,7 +609,7 @@ absl::StatusOr<v1::GetTimelineResponse> MarketProjections::GetTimeline(
     return Invalid("page_token", "was not returned by this listing");
   }
   for (int i = 0; i < request.event_types_size(); ++i) {
-    if (!IsEventTypeName(request.event_types(i))) {
+    if (!common::IsEventTypeName(request.event_types(i))) {
       return Invalid(absl::StrCat("event_types[", i, "]"),
                      absl::StrCat("'", request.event_types(i), "' is not an event type"));
     }
@@ -911,7 +912,7 @@ absl::StatusOr<v1::GetMarketSummaryResponse> MarketProjections::GetMarketSummary
   for (const auto& [field, date] : {std::pair{"from_quarter", &request.from_quarter()},
                                     std::pair{"to_quarter", &request.to_quarter()}}) {
     if (date->precision() == v1::DATE_PRECISION_UNSPECIFIED && !date->has_date()) continue;
-    if (absl::Status s = ValidateEffectiveDate(*date, field); !s.ok()) return s;
+    if (absl::Status s = domain::ValidateEffectiveDate(*date, field); !s.ok()) return s;
     if (date->precision() != v1::DATE_PRECISION_QUARTER) {
       return Invalid(field, "must have precision QUARTER");
     }

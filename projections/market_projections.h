@@ -46,7 +46,7 @@ class MarketProjections {
     size_t max_batch_events = 20000;
     // Most events per batch during a rebuild. Default: 100000
     size_t rebuild_batch_events = 100000;
-    // Today's day number (folds.h DayNumber), for overdue deals.
+    // Today's day number (common/calendar.h), for overdue deals.
     // Default: TodayDayNumber
     std::function<int64_t()> today;
   };

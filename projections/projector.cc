@@ -12,8 +12,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "projections/event_codec.h"
-#include "projections/event_tags.h"
+#include "common/event_types.h"
+#include "domain/codec.h"
+#include "domain/references.h"
 #include "projections/folds.h"
 #include "projections/state_keys.h"
 #include "projections/state_reader.h"
@@ -25,7 +26,6 @@ namespace v1 = dealwire::v1;
 namespace state = dealwire::state::v1;
 using Case = v1::EventPayload::PayloadCase;
 
-constexpr absl::string_view kOrgTagPrefix = "org/";
 
 // The entity key a payload is a claim about, or "" for retractions and
 // corrections (which change the claims of their target instead).
@@ -118,9 +118,9 @@ class Projector::Batch final {
 
   absl::Status Apply(const store::RecordedEvent& recorded) {
     v1::Event event;
-    if (absl::Status s = DecodeEvent(recorded, &event); !s.ok()) return s;
+    if (absl::Status s = domain::DecodeEvent(recorded, &event); !s.ok()) return s;
     state::Stats& stats = p_->stats_;
-    ++(*stats.mutable_events_by_type())[EventTypeName(event.payload())];
+    ++(*stats.mutable_events_by_type())[common::EventTypeName(event.payload())];
     const v1::EventPayload& payload = event.payload();
     if (payload.has_event_retracted() || payload.has_event_corrected()) {
       return ApplyToTarget(recorded, event);
@@ -133,7 +133,7 @@ class Projector::Batch final {
     // change or a partnership's end those of the deal or partnership (from
     // this state, which holds every earlier event, committed together or
     // not).
-    std::vector<std::string> orgs = DirectOrgIds(p);
+    std::vector<std::string> orgs = domain::DirectOrgIds(p);
     absl::StatusOr<const Head*> head = FindHead(entity_key);
     if (!head.ok()) return head.status();
     const bool fresh = !(*head)->exists;
@@ -149,7 +149,7 @@ class Projector::Batch final {
     // The claim is the stored event itself (state.v1.Claim shares its field
     // numbers) followed by its org ids: no re-encoding.
     std::string claim;
-    AppendEventWire(recorded, &claim);
+    domain::AppendEventWire(recorded, &claim);
     for (const std::string& org : orgs) AppendOrgId(org, &claim);
     for (const std::string& org : orgs) Put(keys::Timeline(org, position), claim_key);
     switch (p.payload_case()) {
@@ -222,7 +222,7 @@ class Projector::Batch final {
     for (const auto& [org, changes] : org_changes_) {
       if (absl::Status s = RefreshOrgView(org, changes, applied); !s.ok()) return s;
     }
-    Put(keys::StatsKey(), DeterministicBytes(p_->stats_));
+    Put(keys::StatsKey(), domain::DeterministicBytes(p_->stats_));
     Put(keys::Applied(), keys::Fixed64(applied));
     // One write per key, so order does not change the result; in key order
     // the memtable inserts are much cheaper (each lands next to the last).
@@ -255,7 +255,7 @@ class Projector::Batch final {
     absl::StatusOr<store::RecordedEvent> target = p_->log_->ReadEvent(*at);
     if (!target.ok()) return target.status();
     v1::Event original;
-    if (absl::Status s = DecodeEvent(*target, &original); !s.ok()) return s;
+    if (absl::Status s = domain::DecodeEvent(*target, &original); !s.ok()) return s;
 
     const std::string entity_key = EntityKeyOf(original.payload());
     const std::string claim_key = keys::ClaimKey(entity_key, at->value());

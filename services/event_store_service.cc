@@ -4,14 +4,15 @@
 #include <optional>
 #include <utility>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/time_util.h"
-#include "projections/event_codec.h"
-#include "projections/validate.h"
+#include "common/page_token.h"
+#include "domain/codec.h"
+#include "domain/proposal.h"
+#include "domain/validate.h"
 #include "services/status_mapping.h"
 
 namespace dealwire::services {
@@ -25,7 +26,6 @@ constexpr int kMaxPageSize = 1000;
 // Events a filtered ReadAll examines for one page at most; a sparse filter
 // then returns a short page with a token instead of scanning the whole log.
 constexpr size_t kReadScanBudget = 10000;
-constexpr int kMaxEventsPerAppend = 1000;
 constexpr uint32_t kDefaultCheckpointInterval = 1000;
 constexpr absl::Duration kDefaultHeartbeat = absl::Seconds(30);
 constexpr uint32_t kMaxBatchEvents = 1000;
@@ -44,44 +44,6 @@ absl::StatusOr<int> PageSize(int32_t requested, absl::string_view field) {
   }
   if (requested == 0) return kDefaultPageSize;
   return std::min(requested, kMaxPageSize);
-}
-
-// FNV-1a: page tokens must stay valid across restarts, so no seeded hash.
-uint64_t Fingerprint(std::initializer_list<absl::string_view> parts) {
-  uint64_t h = 1469598103934665603ull;
-  for (absl::string_view part : parts) {
-    for (unsigned char c : part) h = (h ^ c) * 1099511628211ull;
-    h = (h ^ 0xff) * 1099511628211ull;  // separator, so ("ab","c") != ("a","bc")
-  }
-  return h;
-}
-
-// A page token: where the next page starts, and a fingerprint of the
-// request that produced it.
-std::string EncodeToken(uint64_t next, uint64_t fingerprint) {
-  std::string raw(16, '\0');
-  for (int i = 0; i < 8; ++i) {
-    raw[i] = static_cast<char>(next >> (56 - 8 * i));
-    raw[8 + i] = static_cast<char>(fingerprint >> (56 - 8 * i));
-  }
-  return absl::WebSafeBase64Escape(raw);
-}
-
-absl::StatusOr<uint64_t> DecodeToken(absl::string_view token, uint64_t fingerprint) {
-  std::string raw;
-  if (!absl::WebSafeBase64Unescape(token, &raw) || raw.size() != 16) {
-    return absl::InvalidArgumentError("page_token: is not a token this server returned");
-  }
-  uint64_t next = 0, fp = 0;
-  for (int i = 0; i < 8; ++i) {
-    next = (next << 8) | static_cast<uint8_t>(raw[i]);
-    fp = (fp << 8) | static_cast<uint8_t>(raw[8 + i]);
-  }
-  if (fp != fingerprint) {
-    return absl::InvalidArgumentError(
-        "page_token: was returned for a different request (the other fields must stay the same)");
-  }
-  return next;
 }
 
 store::Direction ToDirection(v1::Direction d) {
@@ -339,45 +301,27 @@ grpc::ServerUnaryReactor* EventStoreService::Append(grpc::CallbackServerContext*
                                                     const v1::AppendRequest* request,
                                                     v1::AppendResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  std::vector<store::ProposedEvent> events;
   absl::StatusOr<store::ExpectedVersion> expected = ToExpected(*request);
-  absl::Status status = expected.status();
-  if (status.ok()) status = projections::ValidateStreamName(request->stream(), "stream");
-  if (status.ok() && request->events_size() == 0) {
-    status = absl::InvalidArgumentError("events: at least one event is required");
-  }
-  if (status.ok() && request->events_size() > kMaxEventsPerAppend) {
-    status = absl::ResourceExhaustedError(
-        absl::StrFormat("events: %d events exceed the limit of %d per append",
-                        request->events_size(), kMaxEventsPerAppend));
-  }
-  for (int i = 0; status.ok() && i < request->events_size(); ++i) {
-    absl::StatusOr<store::ProposedEvent> e =
-        projections::EncodeEvent(request->events(i), request->stream(),
-                                 absl::StrCat("events[", i, "]"), options_.principal, *log_,
-                                 events);
-    if (e.ok()) {
-      events.push_back(*std::move(e));
-    } else {
-      status = e.status();
-    }
-  }
-  if (!status.ok()) {
-    reactor->Finish(ToGrpcStatus(status));
+  if (!expected.ok()) {
+    reactor->Finish(ToGrpcStatus(expected.status()));
     return reactor;
   }
-  log_->AppendAsync(request->stream(), *expected, std::move(events),
-                    [reactor, response](absl::StatusOr<store::AppendResult> r) {
-                      if (r.ok()) {
-                        response->set_first_position(r->first_position.value());
-                        response->set_last_position(r->last_position.value());
-                        response->set_first_stream_version(r->first_version.value());
-                        response->set_next_expected_version(r->next_expected_version().value());
-                        response->set_duplicate(r->duplicate);
-                        *response->mutable_recorded_time() = ToTimestamp(r->recorded_time);
-                      }
-                      reactor->Finish(ToGrpcStatus(r.status()));
-                    });
+  // Everything else is decided once, on the log's writer thread (the
+  // DomainDecider). The request outlives the append: the log destroys the
+  // proposal, which borrows its events, before the callback finishes it.
+  log_->ProposeAsync(request->stream(), *expected,
+                     domain::EventsProposal::Borrow(request->events(), options_.principal),
+                     [reactor, response](absl::StatusOr<store::AppendResult> r) {
+                       if (r.ok()) {
+                         response->set_first_position(r->first_position.value());
+                         response->set_last_position(r->last_position.value());
+                         response->set_first_stream_version(r->first_version.value());
+                         response->set_next_expected_version(r->next_expected_version().value());
+                         response->set_duplicate(r->duplicate);
+                         *response->mutable_recorded_time() = ToTimestamp(r->recorded_time);
+                       }
+                       reactor->Finish(ToGrpcStatus(r.status()));
+                     });
   return reactor;
 }
 
@@ -386,18 +330,19 @@ grpc::ServerUnaryReactor* EventStoreService::ReadStream(grpc::CallbackServerCont
                                                         v1::ReadStreamResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::Status status = [&]() -> absl::Status {
-    if (absl::Status s = projections::ValidateStreamName(request->stream(), "stream"); !s.ok()) {
+    if (absl::Status s = domain::ValidateStreamName(request->stream(), "stream"); !s.ok()) {
       return s;
     }
     absl::StatusOr<int> page_size = PageSize(request->page_size(), "page_size");
     if (!page_size.ok()) return page_size.status();
-    const uint64_t fingerprint =
-        Fingerprint({"stream", request->stream(), v1::Direction_Name(request->direction())});
+    const uint64_t fingerprint = common::RequestFingerprint(
+        {"stream", request->stream(), v1::Direction_Name(request->direction())});
     std::optional<store::StreamVersion> from;
     if (!request->page_token().empty()) {
-      absl::StatusOr<uint64_t> next = DecodeToken(request->page_token(), fingerprint);
+      absl::StatusOr<common::PageToken> next =
+          common::DecodePageToken(request->page_token(), fingerprint);
       if (!next.ok()) return next.status();
-      from = store::StreamVersion(*next);
+      from = store::StreamVersion(next->position);
     } else if (request->has_from_version()) {
       from = store::StreamVersion(request->from_version());
     }
@@ -405,12 +350,12 @@ grpc::ServerUnaryReactor* EventStoreService::ReadStream(grpc::CallbackServerCont
         request->stream(), ToDirection(request->direction()), from, *page_size + 1);
     if (!records.ok()) return records.status();
     if (records->size() > static_cast<size_t>(*page_size)) {
-      response->set_next_page_token(
-          EncodeToken(records->back().stream_version.value(), fingerprint));
+      response->set_next_page_token(common::EncodePageToken(
+          {.position = records->back().stream_version.value(), .cursor = {}}, fingerprint));
       records->pop_back();
     }
     for (const store::RecordedEvent& r : *records) {
-      if (absl::Status s = projections::DecodeEvent(r, response->add_events()); !s.ok()) return s;
+      if (absl::Status s = domain::DecodeEvent(r, response->add_events()); !s.ok()) return s;
     }
     absl::StatusOr<store::StreamVersion> last = log_->GetStreamVersion(request->stream());
     if (!last.ok()) return last.status();
@@ -432,13 +377,15 @@ grpc::ServerUnaryReactor* EventStoreService::ReadAll(grpc::CallbackServerContext
     if (!filter.ok()) return filter.status();
     const store::Direction direction = ToDirection(request->direction());
     const bool forwards = direction == store::Direction::kForwards;
-    const uint64_t fingerprint = Fingerprint(
-        {"all", v1::Direction_Name(request->direction()), projections::DeterministicBytes(request->filter())});
+    const uint64_t fingerprint =
+        common::RequestFingerprint({"all", v1::Direction_Name(request->direction()),
+                                    domain::DeterministicBytes(request->filter())});
     std::optional<uint64_t> next;
     if (!request->page_token().empty()) {
-      absl::StatusOr<uint64_t> token = DecodeToken(request->page_token(), fingerprint);
+      absl::StatusOr<common::PageToken> token =
+          common::DecodePageToken(request->page_token(), fingerprint);
       if (!token.ok()) return token.status();
-      next = *token;
+      next = token->position;
     } else if (request->has_from_position()) {
       next = request->from_position();
     }
@@ -464,7 +411,7 @@ grpc::ServerUnaryReactor* EventStoreService::ReadAll(grpc::CallbackServerContext
         ++consumed;
         ++scanned;
         if (!filter->Matches(r.type, r.stream, r.tags)) continue;
-        if (absl::Status s = projections::DecodeEvent(r, response->add_events()); !s.ok()) {
+        if (absl::Status s = domain::DecodeEvent(r, response->add_events()); !s.ok()) {
           return s;
         }
       }
@@ -474,7 +421,7 @@ grpc::ServerUnaryReactor* EventStoreService::ReadAll(grpc::CallbackServerContext
       }
     }
     if (!exhausted && next.has_value() && (forwards ? *next <= last : *next > 0)) {
-      response->set_next_page_token(EncodeToken(*next, fingerprint));
+      response->set_next_page_token(common::EncodePageToken({.position = *next, .cursor = {}}, fingerprint));
     }
     return absl::OkStatus();
   }();
@@ -593,17 +540,21 @@ grpc::ServerUnaryReactor* EventStoreService::ListSubscriptions(
   absl::Status status = [&]() -> absl::Status {
     absl::StatusOr<int> page_size = PageSize(request->page_size(), "page_size");
     if (!page_size.ok()) return page_size.status();
+    const uint64_t fingerprint = common::RequestFingerprint({"subscriptions"});
     std::string after;
-    if (!request->page_token().empty() &&
-        !absl::WebSafeBase64Unescape(request->page_token(), &after)) {
-      return absl::InvalidArgumentError("page_token: is not a token this server returned");
+    if (!request->page_token().empty()) {
+      absl::StatusOr<common::PageToken> token =
+          common::DecodePageToken(request->page_token(), fingerprint);
+      if (!token.ok()) return token.status();
+      after = std::move(token->cursor);
     }
     absl::StatusOr<std::vector<v1::NamedSubscription>> list =
         registry_.List(after, *page_size + 1);
     if (!list.ok()) return list.status();
     if (list->size() > static_cast<size_t>(*page_size)) {
       list->pop_back();
-      response->set_next_page_token(absl::WebSafeBase64Escape(list->back().name()));
+      response->set_next_page_token(
+          common::EncodePageToken({.position = 0, .cursor = list->back().name()}, fingerprint));
     }
     for (v1::NamedSubscription& s : *list) *response->add_subscriptions() = std::move(s);
     return absl::OkStatus();

@@ -5,7 +5,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
-#include "projections/domain_validator.h"
+#include "domain/decider.h"
 #include "projections/market_projections.h"
 #include "services/admin_service.h"
 #include "services/event_store_service.h"
@@ -20,7 +20,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   server->options_ = options;
 
   store::Options log_options;
-  log_options.validator = std::make_shared<projections::DomainValidator>();
+  log_options.decider = std::make_shared<domain::DomainDecider>();
   absl::StatusOr<std::unique_ptr<store::EventLog>> log =
       store::OpenEventLog(options.data_dir, std::move(log_options));
   if (!log.ok()) return log.status();

@@ -6,9 +6,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "google/protobuf/util/time_util.h"
-#include "projections/event_codec.h"
-#include "projections/event_tags.h"
-#include "projections/validate.h"
+#include "common/event_types.h"
+#include "domain/codec.h"
+#include "domain/references.h"
+#include "domain/validate.h"
 
 namespace dealwire::services {
 namespace {
@@ -55,7 +56,7 @@ absl::StatusOr<EventFilter> EventFilter::FromProto(const v1::SubscriptionFilter&
     }
   }
   for (int i = 0; i < proto.event_types_size(); ++i) {
-    if (!projections::IsEventTypeName(proto.event_types(i))) {
+    if (!common::IsEventTypeName(proto.event_types(i))) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "%s.event_types[%d]: '%s' is not an event type (e.g. \"InvestmentReported\")", field, i,
           proto.event_types(i).substr(0, 100)));
@@ -71,12 +72,12 @@ absl::StatusOr<EventFilter> EventFilter::FromProto(const v1::SubscriptionFilter&
     f.prefixes_.push_back(p);
   }
   for (int i = 0; i < proto.org_ids_size(); ++i) {
-    if (!projections::IsDomainId(proto.org_ids(i))) {
+    if (!domain::IsDomainId(proto.org_ids(i))) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "%s.org_ids[%d]: '%s' is not an organization id (1..100 of [a-z0-9-])", field, i,
           proto.org_ids(i).substr(0, 100)));
     }
-    f.org_tags_.insert(projections::OrgTag(proto.org_ids(i)));
+    f.org_tags_.insert(domain::OrgTag(proto.org_ids(i)));
   }
   return f;
 }
@@ -114,7 +115,7 @@ WireMessage FramedMessage(int field_number, absl::string_view content) {
 
 WireMessage EventMessage(const store::RecordedEvent& r) {
   std::string event;
-  projections::AppendEventWire(r, &event);
+  domain::AppendEventWire(r, &event);
   return FramedMessage(v1::SubscribeResponse::kEventFieldNumber, event);
 }
 

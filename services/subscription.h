@@ -50,7 +50,7 @@ class EventFilter {
 using WireMessage = std::shared_ptr<const std::string>;
 
 // Returns the SubscribeResponse carrying event `r`, serialized without
-// parsing the record (projections::AppendEventWire).
+// parsing the record (domain::AppendEventWire).
 WireMessage EventMessage(const store::RecordedEvent& r);
 
 // Returns a SubscribeResponse whose field `field_number` (a message field)

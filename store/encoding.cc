@@ -1,9 +1,16 @@
 #include "store/encoding.h"
 
+#include <array>
+
+#include "common/uuid.h"
+
 namespace dealwire::store::encoding {
 namespace {
-// The first byte of every record; bump when the layout changes.
-constexpr char kRecordFormat = 1;
+// The first byte of every record; bump when the layout changes. Format 1
+// kept the event id as it was given; format 2 keeps a canonical UUID as
+// 0x01 and its 16 bytes, any other id as 0x00 and its length-prefixed bytes.
+constexpr char kRecordFormat1 = 1;
+constexpr char kRecordFormat2 = 2;
 }  // namespace
 
 void PutFixed64BE(std::string* dst, uint64_t v) {
@@ -56,34 +63,14 @@ bool GetLengthPrefixed(absl::string_view* in, absl::string_view* s) {
   return true;
 }
 
-namespace {
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-}  // namespace
-
 std::string EventIdKey(absl::string_view id) {
   std::string k;
-  // xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, lower-case hex.
-  if (id.size() == 36 && id[8] == '-' && id[13] == '-' && id[18] == '-' && id[23] == '-') {
+  std::array<uint8_t, 16> bytes;
+  if (common::ParseCanonicalUuid(id, &bytes)) {
     k.reserve(17);
     k.push_back('\x01');
-    int high = -1;
-    for (size_t i = 0; i < id.size(); ++i) {
-      if (i == 8 || i == 13 || i == 18 || i == 23) continue;
-      const int v = HexValue(id[i]);
-      if (v < 0) break;
-      if (high < 0) {
-        high = v;
-      } else {
-        k.push_back(static_cast<char>(high << 4 | v));
-        high = -1;
-      }
-    }
-    if (k.size() == 17) return k;
-    k.clear();
+    k.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    return k;
   }
   k.reserve(id.size() + 1);
   k.push_back('\0');
@@ -111,49 +98,95 @@ std::string StreamKey(absl::string_view stream, StreamVersion v) {
   return k;
 }
 
-std::string TagPrefix(absl::string_view tag) { return StreamPrefix(tag); }
-
-std::string TagKey(absl::string_view tag, Position p) {
-  std::string k = TagPrefix(tag);
-  PutFixed64BE(&k, p.value());
-  return k;
-}
-
 uint64_t DecodeSuffix(absl::string_view key) { return DecodeFixed64BE(key.substr(key.size() - 8)); }
 
-namespace {
-void EncodeParts(absl::string_view stream, StreamVersion version, absl::Time recorded_time,
-                 absl::string_view event_id, absl::string_view type,
-                 const std::vector<std::string>& tags, absl::string_view data, std::string* dst) {
-  dst->push_back(kRecordFormat);
-  PutVarint64(dst, version.value());
-  PutVarint64(dst, static_cast<uint64_t>(absl::ToUnixMicros(recorded_time)));
-  PutLengthPrefixed(dst, stream);
-  PutLengthPrefixed(dst, event_id);
-  PutLengthPrefixed(dst, type);
-  PutVarint64(dst, tags.size());
-  for (const std::string& t : tags) PutLengthPrefixed(dst, t);
-  PutLengthPrefixed(dst, data);
+void EncodeStreamRun(uint64_t first_position, uint64_t count, std::string* dst) {
+  PutFixed64BE(dst, first_position);
+  if (count > 1) PutVarint64(dst, count);
 }
-}  // namespace
 
-void EncodeRecord(const RecordedEvent& e, std::string* dst) {
-  EncodeParts(e.stream, e.stream_version, e.recorded_time, e.event_id, e.type, e.tags, e.data, dst);
+bool DecodeStreamRun(absl::string_view key, absl::string_view value, StreamRun* out) {
+  if (key.size() < 9 || value.size() < 8) return false;
+  out->first_version = DecodeSuffix(key);
+  out->first_position = DecodeFixed64BE(value);
+  value.remove_prefix(8);
+  out->count = 1;
+  if (!value.empty() && (!GetVarint64(&value, &out->count) || !value.empty() || out->count < 2)) {
+    return false;
+  }
+  return true;
 }
 
 void EncodeRecord(absl::string_view stream, StreamVersion version, absl::Time recorded_time,
                   const ProposedEvent& e, std::string* dst) {
-  EncodeParts(stream, version, recorded_time, e.event_id, e.type, e.tags, e.data, dst);
+  dst->push_back(kRecordFormat2);
+  PutVarint64(dst, version.value());
+  PutVarint64(dst, static_cast<uint64_t>(absl::ToUnixMicros(recorded_time)));
+  PutLengthPrefixed(dst, stream);
+  std::array<uint8_t, 16> uuid;
+  if (common::ParseCanonicalUuid(e.event_id, &uuid)) {
+    dst->push_back('\x01');
+    dst->append(reinterpret_cast<const char*>(uuid.data()), uuid.size());
+  } else {
+    dst->push_back('\0');
+    PutLengthPrefixed(dst, e.event_id);
+  }
+  PutLengthPrefixed(dst, e.type);
+  PutVarint64(dst, e.tags.size());
+  for (const std::string& t : e.tags) PutLengthPrefixed(dst, t);
+  PutLengthPrefixed(dst, e.data);
 }
 
+namespace {
+
+// Reads a format 2 event id from the front of `*in` into `out`.
+bool GetEventId(absl::string_view* in, std::string* out) {
+  if (in->empty()) return false;
+  const char form = in->front();
+  in->remove_prefix(1);
+  if (form == '\0') {
+    absl::string_view id;
+    if (!GetLengthPrefixed(in, &id)) return false;
+    out->assign(id.data(), id.size());
+    return true;
+  }
+  if (form != '\x01' || in->size() < 16) return false;
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->resize(36);
+  char* p = out->data();
+  for (int i = 0, b = 0; i < 36; ++i) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      p[i] = '-';
+      continue;
+    }
+    const uint8_t byte = static_cast<uint8_t>((*in)[b / 2]);
+    p[i] = kHex[b % 2 == 0 ? byte >> 4 : byte & 0xf];
+    ++b;
+  }
+  in->remove_prefix(16);
+  return true;
+}
+
+}  // namespace
+
 bool DecodeRecord(Position p, absl::string_view in, RecordedEvent* out) {
-  if (in.empty() || in.front() != kRecordFormat) return false;
+  if (in.empty() || (in.front() != kRecordFormat1 && in.front() != kRecordFormat2)) return false;
+  const bool format2 = in.front() == kRecordFormat2;
   in.remove_prefix(1);
   uint64_t version, micros, ntags;
-  absl::string_view stream, id, type, data;
+  absl::string_view stream, type, data;
   if (!GetVarint64(&in, &version) || !GetVarint64(&in, &micros) ||
-      !GetLengthPrefixed(&in, &stream) || !GetLengthPrefixed(&in, &id) ||
-      !GetLengthPrefixed(&in, &type) || !GetVarint64(&in, &ntags) || ntags > in.size()) {
+      !GetLengthPrefixed(&in, &stream)) {
+    return false;
+  }
+  if (format2) {
+    if (!GetEventId(&in, &out->event_id)) return false;
+  } else {
+    absl::string_view id;
+    if (!GetLengthPrefixed(&in, &id)) return false;
+    out->event_id.assign(id.data(), id.size());
+  }
+  if (!GetLengthPrefixed(&in, &type) || !GetVarint64(&in, &ntags) || ntags > in.size()) {
     return false;
   }
   out->tags.clear();
@@ -168,7 +201,6 @@ bool DecodeRecord(Position p, absl::string_view in, RecordedEvent* out) {
   out->stream.assign(stream.data(), stream.size());
   out->stream_version = StreamVersion(version);
   out->recorded_time = absl::FromUnixMicros(static_cast<int64_t>(micros));
-  out->event_id.assign(id.data(), id.size());
   out->type.assign(type.data(), type.size());
   out->data.assign(data.data(), data.size());
   return true;

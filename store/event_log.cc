@@ -1,7 +1,8 @@
 #include "store/event_log.h"
 
-#include "absl/strings/str_cat.h"
 #include <atomic>
+
+#include "absl/strings/str_cat.h"
 
 namespace dealwire::store {
 
@@ -19,20 +20,38 @@ std::string ExpectedVersion::DebugString() const {
   return "?";
 }
 
-absl::StatusOr<AppendResult> EventLog::Append(std::string stream, ExpectedVersion expected,
-                                              std::vector<ProposedEvent> events) {
-  // A futex-backed flag: the cheapest hand-off from the writer thread, which
-  // wakes many such callers per group commit.
+namespace {
+
+// Runs `start` with a callback and waits for it. A futex-backed flag: the
+// cheapest hand-off from the log's completion thread, which wakes many such
+// callers per group commit.
+template <typename Start>
+absl::StatusOr<AppendResult> Wait(Start start) {
   absl::StatusOr<AppendResult> result;
   std::atomic<bool> done{false};
-  AppendAsync(std::move(stream), expected, std::move(events),
-              [&](absl::StatusOr<AppendResult> r) {
-                result = std::move(r);
-                done.store(true, std::memory_order_release);
-                done.notify_one();
-              });
+  start([&](absl::StatusOr<AppendResult> r) {
+    result = std::move(r);
+    done.store(true, std::memory_order_release);
+    done.notify_one();
+  });
   done.wait(false, std::memory_order_acquire);
   return result;
+}
+
+}  // namespace
+
+absl::StatusOr<AppendResult> EventLog::Append(std::string stream, ExpectedVersion expected,
+                                              std::vector<ProposedEvent> events) {
+  return Wait([&](AppendCallback done) {
+    AppendAsync(std::move(stream), expected, std::move(events), std::move(done));
+  });
+}
+
+absl::StatusOr<AppendResult> EventLog::Propose(std::string stream, ExpectedVersion expected,
+                                               std::unique_ptr<Proposal> proposal) {
+  return Wait([&](AppendCallback done) {
+    ProposeAsync(std::move(stream), expected, std::move(proposal), std::move(done));
+  });
 }
 
 }  // namespace dealwire::store

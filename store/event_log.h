@@ -5,24 +5,29 @@
 //
 //   Options options;
 //   ASSIGN_OR_RETURN(std::unique_ptr<EventLog> log, OpenEventLog("/var/lib/dealwire", options));
-//   absl::StatusOr<AppendResult> r =
-//       log->Append("org/openai", ExpectedVersion::NoStream(), {event});
-//   // r->first_position is durable here: it survives kill -9 and power loss.
+//   ASSIGN_OR_RETURN(AppendResult r,
+//                    log->Append("org/openai", ExpectedVersion::NoStream(), {event}));
+//   // r.first_position is durable here: it survives kill -9 and power loss.
 //
 // Guarantees
 // - Durability: an append is acknowledged (Append returns, or AppendAsync's
 //   callback runs with OK) only after its write batch is on disk (WAL fsync).
 // - Atomicity: all events of one append are committed together or not at all.
 // - Order: positions are gap-free and strictly increasing in commit order;
-//   stream versions are gap-free from 0 within each stream.
+//   stream versions are gap-free from 0 within each stream. Appends queued
+//   one after the other by one thread are committed in that order.
 // - Idempotency, for ever: an append whose events were all written before
-//   (same event ids, same stream, type, tags and data, in the same order at
-//   consecutive positions) writes nothing and returns the original positions;
+//   (same event ids, same stream, type and data — and tags, without a
+//   decider — in the same order at consecutive positions) writes nothing and
+//   returns the original positions;
 //   an event id reused with different content is refused with ALREADY_EXISTS.
 // - Group commit: concurrent appends are committed together in one write batch
 //   by a single writer thread, and every batch written while the disk syncs
 //   the previous ones is made durable by one fsync, so throughput is not
 //   bounded by one fsync per append.
+// - One decision per append: with a Decider (Options::decider), the writer
+//   thread encodes and decides each append once, against the domain state
+//   left by every append before it, committed or still in its group.
 //
 // Thread-safety: all methods may be called concurrently from any thread.
 #pragma once
@@ -47,35 +52,69 @@ namespace dealwire::store {
 
 class EventLog;
 
-// Checks appends against domain state, on the log's writer thread, so that a
-// check and the commit it allows see the same state: no other append can
-// slip in between. The log knows nothing of the domain; the validator does.
-//
-// Thread-safety: Recover runs before the log accepts appends; Validate runs
-// only on the writer thread, one call at a time, in commit order.
-class AppendValidator {
+// The events of one append in the caller's domain form, opaque to the log
+// (ProposeAsync). The log owns it from ProposeAsync on, hands it to the
+// Decider on the writer thread, and destroys it before it runs the append's
+// callback, so a proposal may borrow memory that the callback releases.
+class Proposal {
  public:
-  virtual ~AppendValidator() = default;
+  virtual ~Proposal() = default;
 
-  // Loads the validator's state from `log`, which is open for reads and
-  // holds every committed event. Called once by OpenEventLog before any
-  // append; an error fails the open.
+  // The number of events proposed, checked against the log's limits before
+  // the proposal is queued.
+  virtual size_t size() const = 0;
+
+  // About how many bytes the events take, for the queue's byte bound.
+  virtual size_t bytes() const = 0;
+};
+
+// The domain's part of the write path: it turns proposals into events and
+// decides, against the domain state, whether they may be appended. It runs
+// on the log's writer thread, so that a decision and the commit it allows
+// see the same state: no other append can slip in between.
+//
+// For each append of a group, in commit order, the writer calls Encode (for
+// proposals), looks the event ids up, then — unless the append repeats
+// written events or its expected version fails — calls Decide. The log
+// knows nothing of the domain; the decider does.
+//
+// Thread-safety: Recover runs before the log accepts appends; Encode and
+// Decide run only on the writer thread, one call at a time.
+class Decider {
+ public:
+  virtual ~Decider() = default;
+
+  // Loads the decider's state from `log`, which is open for reads and holds
+  // every committed event. Called once by OpenEventLog before any append; an
+  // error fails the open.
   virtual absl::Status Recover(const EventLog& log) = 0;
 
-  // Checks one append that passed the log's own checks (limits, idempotency,
-  // expected version): `events` would get positions `first_position`,
-  // `first_position + 1`, … and `recorded_time`. Returns OK to accept it; the
-  // validator must then count the events into its state, because the next
+  // Turns `proposal` (from ProposeAsync) into the events to store for
+  // `stream`: fills `events` (empty on entry) with each event's id, type and
+  // data, checking everything that needs no state. Tags are Decide's. Any
+  // status but OK refuses the append, which the caller receives unchanged
+  // (INVALID_ARGUMENT naming the field, by convention).
+  virtual absl::Status Encode(absl::string_view stream, const Proposal& proposal,
+                              std::vector<ProposedEvent>* events) = 0;
+
+  // Decides one append that passed the log's own checks (limits,
+  // idempotency, expected version): `events` would get positions
+  // `first_position`, `first_position + 1`, … and `recorded_time`.
+  // `proposal` is what Encode encoded them from, or null for an append of
+  // complete events (AppendAsync). Returns OK to accept it, having set each
+  // event's tags (the log indexes nothing by them; readers filter by them;
+  // they are not held to the limits of Options, which bound a caller's);
+  // the decider must then count the events into its state, because the next
   // call comes before they are durable and must see them. Any other status
   // refuses the append: nothing of it is written and the caller receives the
   // status unchanged (INVALID_ARGUMENT or FAILED_PRECONDITION naming the
-  // field, by convention). Repeats of committed appends are never passed in.
+  // field, by convention). Repeats of written appends are never passed in.
   //
   // If the log fails to write a group it accepted, the log fails every later
   // append (see Append), so accepted state is never undone.
-  virtual absl::Status Validate(absl::string_view stream, Position first_position,
-                                absl::Time recorded_time,
-                                const std::vector<ProposedEvent>& events) = 0;
+  virtual absl::Status Decide(absl::string_view stream, Position first_position,
+                              absl::Time recorded_time, const Proposal* proposal,
+                              std::vector<ProposedEvent>* events) = 0;
 };
 
 // A consistent, read-only view of the log's state space at one moment
@@ -110,9 +149,10 @@ struct Options {
   // log holds events. Default: 1
   uint64_t first_position = 1;
 
-  // Limits checked before an append is queued. An append beyond a count limit
-  // fails with RESOURCE_EXHAUSTED, a malformed field with INVALID_ARGUMENT;
-  // both messages name the field and the limit.
+  // Limits checked before an append is queued (for a proposal: its count
+  // before, the rest once the decider has encoded it). An append beyond a
+  // count limit fails with RESOURCE_EXHAUSTED, a malformed field with
+  // INVALID_ARGUMENT; both messages name the field and the limit.
   size_t max_events_per_append = 1000;     // Default: 1000
   size_t max_event_bytes = 1 << 20;        // id+type+tags+data. Default: 1 MiB
   size_t max_stream_bytes = 200;           // Default: 200
@@ -138,9 +178,10 @@ struct Options {
   // Block cache shared by all column families. Default: 256 MiB
   size_t block_cache_bytes = 256 << 20;
 
-  // Domain checks run on the writer thread before an append is committed,
-  // or null for none. Default: null
-  std::shared_ptr<AppendValidator> validator;
+  // The domain's encoding and decisions, run on the writer thread before an
+  // append is committed (see Decider), or null for none: appends are then
+  // written as given, and ProposeAsync is refused. Default: null
+  std::shared_ptr<Decider> decider;
 
   // Source of recorded_time. Recorded times are made non-decreasing with
   // position even if the clock steps back. Default: absl::Now
@@ -182,15 +223,29 @@ class EventLog {
   //                         large. The message names the limit.
   //   UNAVAILABLE         — the log is closing or its queue is full; retry.
   //   INTERNAL / DATA_LOSS — the disk failed; nothing is acknowledged.
-  //   any other status    — Options::validator refused the append.
+  //   any other status    — Options::decider refused the append.
   absl::StatusOr<AppendResult> Append(std::string stream, ExpectedVersion expected,
                                       std::vector<ProposedEvent> events);
 
   // Like Append, but returns at once and calls `done` with the outcome.
   // Errors found before queuing (limits, malformed fields, closing, queue
-  // full) call `done` on the calling thread before AppendAsync returns.
+  // full) call `done` on the calling thread before AppendAsync returns. With
+  // a decider, Decide sees the events (with a null proposal) and may refuse
+  // them.
   virtual void AppendAsync(std::string stream, ExpectedVersion expected,
                            std::vector<ProposedEvent> events, AppendCallback done) = 0;
+
+  // Appends the events of `proposal` to `stream`, as AppendAsync does, once
+  // Options::decider has encoded them and decided them on the writer
+  // thread (Decider::Encode, then Decide). Returns at once. The outcome's
+  // codes are Append's, plus whatever Encode or Decide refuse with.
+  // FAILED_PRECONDITION when the log has no decider.
+  virtual void ProposeAsync(std::string stream, ExpectedVersion expected,
+                            std::unique_ptr<Proposal> proposal, AppendCallback done) = 0;
+
+  // Blocks until the append of `proposal` is done and returns its outcome.
+  absl::StatusOr<AppendResult> Propose(std::string stream, ExpectedVersion expected,
+                                       std::unique_ptr<Proposal> proposal);
 
   // Reads share these rules: `limit` 0 returns an empty vector; a start
   // beyond either end returns an empty vector (it is not clamped); only
@@ -210,13 +265,6 @@ class EventLog {
   // vector past either end.
   virtual absl::StatusOr<std::vector<RecordedEvent>> ReadAll(
       Direction direction, std::optional<Position> from, size_t limit) const = 0;
-
-  // Reads up to `limit` events carrying `tag`, in position order, starting at
-  // position `from` inclusive (as ReadAll). Returns an empty vector when no
-  // event carries the tag.
-  virtual absl::StatusOr<std::vector<RecordedEvent>> ReadTag(
-      absl::string_view tag, Direction direction, std::optional<Position> from,
-      size_t limit) const = 0;
 
   // Returns the event at `position`, or NOT_FOUND.
   virtual absl::StatusOr<RecordedEvent> ReadEvent(Position position) const = 0;
@@ -290,7 +338,7 @@ class EventLog {
 //   NOT_FOUND          — no log at `path` and !options.create_if_missing.
 //   FAILED_PRECONDITION — another process holds the log open (lock file).
 //   INVALID_ARGUMENT   — options are inconsistent (e.g. first_position 0).
-//   any status of options.validator->Recover.
+//   any status of options.decider->Recover.
 //   INTERNAL / DATA_LOSS — the files cannot be read.
 absl::StatusOr<std::unique_ptr<EventLog>> OpenEventLog(const std::string& path,
                                                        Options options);

@@ -1,13 +1,19 @@
 // The RocksDB engine behind store/event_log.h.
 //
 // Layout (column families; integers big-endian so bytewise order is numeric):
-//   events     position                  → record (encoding.h)
-//   streams    stream NUL version        → position
-//   event_ids  event_id                  → position
-//   tags       tag NUL position          → ""
-//   metadata   key                       → value (server state, see header)
-// Every append writes all four in one WriteBatch, so indexes never disagree
-// with the log, even after a crash.
+//   events     position                    → record (encoding.h, format 2)
+//   streams    stream NUL first version    → first position [, count]: one
+//                                            run per append (encoding.h)
+//   event_ids  event_id (16 bytes for UUIDs) → position
+//   metadata   key                         → value (server state, see header)
+//   default    kFormatKey                  → the log's format version
+// Every append writes its event records, one stream run and one id entry per
+// event in one WriteBatch, so the indexes never disagree with the log, even
+// after a crash. Format 1 (Dealwire 0.1) also kept a tag index (family
+// `tags`, tag NUL position → "") and one stream-index key per event; opening
+// such a log drops the tag index (nothing reads it) and reads its per-event
+// stream keys as runs of one. A log of a format newer than this build's is
+// refused.
 //
 // The state space (WriteState) is a second database in the subdirectory
 // `state`, with its own write-ahead log, memtables and write queue: derived
@@ -16,11 +22,15 @@
 // Its WAL is not synced. It never runs ahead of the log: it is built from
 // published events only, which are durable.
 //
-// Write path, a two-stage pipeline:
+// Write path, a three-stage pipeline:
 //  1. The writer thread takes everything queued (up to
-//     Options::max_group_events), checks ids and versions against the log plus
-//     the appends before it in the same group, and writes the group as one
-//     WriteBatch to the WAL and memtables, without waiting for the disk.
+//     Options::max_group_events) and decides the group in one pass: the
+//     decider encodes each proposal; one MultiGet looks up every event id of
+//     the group; then each append in turn is checked for repeats (against the
+//     log and the appends before it in the group) and its expected version,
+//     decided by the decider against the state all earlier appends left, and
+//     added to one WriteBatch, which is written to the WAL and memtables
+//     without waiting for the disk.
 //  2. The sync thread takes every group written so far, makes the WAL durable
 //     with one SyncWAL (fdatasync), then publishes the new end of the log.
 //  3. The completion thread runs the groups' callbacks, in order.
@@ -45,6 +55,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
@@ -73,20 +84,25 @@ constexpr char kStreamsCf[] = "streams";
 constexpr char kStateDir[] = "state";
 constexpr char kLegacyStateCf[] = "state";
 constexpr char kEventIdsCf[] = "event_ids";
-constexpr char kTagsCf[] = "tags";
+// Format 1's tag index, dropped when found.
+constexpr char kLegacyTagsCf[] = "tags";
 constexpr char kMetadataCf[] = "metadata";
 constexpr size_t kMaxMetadataKeyBytes = 1024;
+
+// The log's format version, in the default column family.
+constexpr char kFormatKey[] = "dealwire.log.format";
+constexpr uint64_t kFormat = 2;
 
 // Streams whose next version the writer remembers; beyond this the cache is
 // dropped and refilled from the stream index on demand.
 constexpr size_t kMaxCachedStreams = 1 << 20;
 
-// The part of an index key before its 8-byte suffix (the stream or tag).
-// Each stream's and each tag's keys arrive in increasing order, so RocksDB
-// keeps one insert hint per prefix and inserts become near O(1) instead of a
-// full skip-list search per key. The state space uses it too: projections
-// key claims and timelines by position under an entity, and write them in
-// order.
+// The part of a key before its 8-byte suffix (the stream, or nothing for an
+// event's position). Each stream's keys, and the events' keys, arrive in
+// increasing order, so RocksDB keeps one insert hint per prefix and inserts
+// become near O(1) instead of a full skip-list search per key. The state
+// space uses it too: projections key claims and timelines by position under
+// an entity, and write them in order.
 class IndexKeyPrefix final : public rocksdb::SliceTransform {
  public:
   const char* Name() const override { return "dealwire.IndexKeyPrefix"; }
@@ -109,16 +125,25 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
 rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 absl::string_view ToView(const rocksdb::Slice& s) { return absl::string_view(s.data(), s.size()); }
 
+bool HasNul(absl::string_view s) { return absl::StrContains(s, absl::string_view("\0", 1)); }
+
+// Whether `e` (in `stream`) repeats an event written as `other_*`. Tags
+// count only where the caller sets them (`with_tags`); a decider derives
+// them from the rest (see types.h).
 bool SameContent(absl::string_view stream, const ProposedEvent& e, absl::string_view other_stream,
                  absl::string_view type, const std::vector<std::string>& tags,
-                 absl::string_view data) {
-  return stream == other_stream && e.type == type && e.tags == tags && e.data == data;
+                 absl::string_view data, bool with_tags) {
+  return stream == other_stream && e.type == type && e.data == data &&
+         (!with_tags || e.tags == tags);
 }
 
 struct PendingAppend {
   std::string stream;
   ExpectedVersion expected;
+  // Complete events (AppendAsync), or filled by the decider's Encode.
   std::vector<ProposedEvent> events;
+  // The domain's form of the events (ProposeAsync), or null.
+  std::unique_ptr<Proposal> proposal;
   AppendCallback done;
   size_t bytes = 0;
 };
@@ -158,14 +183,13 @@ class RocksDbEventLog final : public EventLog {
 
   void AppendAsync(std::string stream, ExpectedVersion expected, std::vector<ProposedEvent> events,
                    AppendCallback done) override;
+  void ProposeAsync(std::string stream, ExpectedVersion expected,
+                    std::unique_ptr<Proposal> proposal, AppendCallback done) override;
   absl::StatusOr<std::vector<RecordedEvent>> ReadStream(absl::string_view stream,
                                                         Direction direction,
                                                         std::optional<StreamVersion> from,
                                                         size_t limit) const override;
   absl::StatusOr<std::vector<RecordedEvent>> ReadAll(Direction direction,
-                                                     std::optional<Position> from,
-                                                     size_t limit) const override;
-  absl::StatusOr<std::vector<RecordedEvent>> ReadTag(absl::string_view tag, Direction direction,
                                                      std::optional<Position> from,
                                                      size_t limit) const override;
   absl::StatusOr<RecordedEvent> ReadEvent(Position position) const override;
@@ -189,8 +213,17 @@ class RocksDbEventLog final : public EventLog {
  private:
   explicit RocksDbEventLog(Options options) : options_(std::move(options)) {}
 
-  absl::Status CheckAppend(absl::string_view stream, std::vector<ProposedEvent>& events,
-                           size_t* bytes) const;
+  // Reads the log's format version: writes it into a new log or a format 1
+  // log (whose stream keys format 2 reads as runs of one), refuses a newer
+  // one with FAILED_PRECONDITION.
+  absl::Status CheckFormat(const std::string& path);
+  // Checks the stream of an append, and the count of its events.
+  absl::Status CheckStream(absl::string_view stream, size_t events) const;
+  // Checks the events of an append (ids, types, tags, sizes), removes
+  // repeated tags, and sets `*bytes` to their size.
+  absl::Status CheckEvents(std::vector<ProposedEvent>& events, size_t* bytes) const;
+  // Queues `a`, or calls its callback with why it cannot be queued.
+  void Enqueue(PendingAppend a);
   void WriterLoop();
   void SyncLoop();
   void CompleteLoop();
@@ -198,22 +231,17 @@ class RocksDbEventLog final : public EventLog {
   WrittenGroup WriteGroup(std::vector<PendingAppend> group);
   // Reads the record at `position`, durable or not (writer thread only).
   absl::StatusOr<RecordedEvent> ReadRecord(Position position) const;
-  absl::StatusOr<AppendResult> Prepare(const PendingAppend& a, GroupState& g,
+  // Decides one append whose ids were looked up (`known`: the position of
+  // each event id written before, in the log or earlier in the group).
+  absl::StatusOr<AppendResult> Prepare(PendingAppend& a, GroupState& g,
+                                       const std::vector<std::optional<uint64_t>>& known,
                                        rocksdb::WriteBatch* batch);
   absl::StatusOr<AppendResult> CheckRepeat(const PendingAppend& a, const GroupState& g,
                                            const std::vector<std::optional<uint64_t>>& known);
   absl::StatusOr<uint64_t> NextVersion(const std::string& stream, const GroupState& g);
-  // Reads the last key of `prefix` in `cf`; returns its 8-byte suffix.
-  absl::StatusOr<std::optional<uint64_t>> LastSuffix(rocksdb::ColumnFamilyHandle* cf,
-                                                     const std::string& prefix) const;
-  // Scans keys `prefix` + BE64 from `from` in `cf` and reads the events their
-  // values (or suffixes, when `suffix_is_position`) point to.
-  absl::StatusOr<std::vector<RecordedEvent>> ReadIndex(rocksdb::ColumnFamilyHandle* cf,
-                                                       const std::string& prefix,
-                                                       bool suffix_is_position,
-                                                       Direction direction,
-                                                       std::optional<uint64_t> from,
-                                                       size_t limit) const;
+  // Returns the last run of `stream`'s index, written or only committed ones.
+  absl::StatusOr<std::optional<enc::StreamRun>> LastRun(absl::string_view stream,
+                                                        bool committed_only) const;
   absl::StatusOr<std::vector<RecordedEvent>> MultiRead(const std::vector<uint64_t>& positions) const
 ;  // REQUIRES: db_mu_ held shared
   void Publish(uint64_t last);
@@ -226,7 +254,6 @@ class RocksDbEventLog final : public EventLog {
   rocksdb::ColumnFamilyHandle* events_ = nullptr;
   rocksdb::ColumnFamilyHandle* streams_ = nullptr;
   rocksdb::ColumnFamilyHandle* event_ids_ = nullptr;
-  rocksdb::ColumnFamilyHandle* tags_ = nullptr;
   rocksdb::ColumnFamilyHandle* metadata_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   std::unique_ptr<rocksdb::DB> state_db_;  // guarded by db_mu_
@@ -312,7 +339,10 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
   db_options.allow_concurrent_memtable_write = false;
 
   std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(o.block_cache_bytes);
-  enum class Access { kScan, kIndex, kPointLookup, kState };
+  // kLog: the events, keyed by position (scanned, inserted in order);
+  // kIndex: keys that grow in order under a prefix; kPointLookup: random
+  // keys read only by Get; kState: the state space; kSmall: the rest.
+  enum class Access { kSmall, kLog, kIndex, kPointLookup, kState };
   auto cf_options = [&](Access access, size_t write_buffer) {
     const bool point_lookups = access == Access::kPointLookup;
     const bool state = access == Access::kState;
@@ -338,7 +368,7 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
     cf.write_buffer_size = write_buffer;
     cf.max_write_buffer_number = 4;
     cf.level_compaction_dynamic_level_bytes = true;
-    if (access == Access::kIndex || state) {
+    if (access == Access::kLog || access == Access::kIndex || state) {
       cf.memtable_insert_with_hint_prefix_extractor = std::make_shared<IndexKeyPrefix>();
     }
     if (state) {
@@ -356,22 +386,26 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
     return cf;
   };
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
-      {rocksdb::kDefaultColumnFamilyName, cf_options(Access::kScan, 4 << 20)},
-      {kEventsCf, cf_options(Access::kScan, 64 << 20)},
+      {rocksdb::kDefaultColumnFamilyName, cf_options(Access::kSmall, 4 << 20)},
+      {kEventsCf, cf_options(Access::kLog, 64 << 20)},
       {kStreamsCf, cf_options(Access::kIndex, 32 << 20)},
       {kEventIdsCf, cf_options(Access::kPointLookup, 32 << 20)},
-      {kTagsCf, cf_options(Access::kIndex, 32 << 20)},
-      {kMetadataCf, cf_options(Access::kScan, 4 << 20)},
+      {kMetadataCf, cf_options(Access::kSmall, 4 << 20)},
   };
-  // A state column family left by an earlier version is opened to be dropped.
-  bool legacy_state = false;
+  // Column families an earlier version left (its state space, format 1's tag
+  // index) are opened to be dropped.
+  std::vector<std::string> legacy;
   {
     std::vector<std::string> existing;
     if (rocksdb::DB::ListColumnFamilies(db_options, path, &existing).ok()) {
-      legacy_state = std::find(existing.begin(), existing.end(), kLegacyStateCf) != existing.end();
+      for (const char* name : {kLegacyStateCf, kLegacyTagsCf}) {
+        if (std::find(existing.begin(), existing.end(), name) != existing.end()) {
+          legacy.emplace_back(name);
+          cfs.emplace_back(name, cf_options(Access::kSmall, 4 << 20));
+        }
+      }
     }
   }
-  if (legacy_state) cfs.emplace_back(kLegacyStateCf, cf_options(Access::kScan, 4 << 20));
 
   rocksdb::DB* raw = nullptr;
   if (o.create_if_missing) {
@@ -402,14 +436,17 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
   log->events_ = log->handles_[1];
   log->streams_ = log->handles_[2];
   log->event_ids_ = log->handles_[3];
-  log->tags_ = log->handles_[4];
-  log->metadata_ = log->handles_[5];
-  if (legacy_state) {
+  log->metadata_ = log->handles_[4];
+  if (absl::Status f = log->CheckFormat(path); !f.ok()) return f;
+  for (size_t i = legacy.size(); i > 0; --i) {
     rocksdb::ColumnFamilyHandle* h = log->handles_.back();
     log->handles_.pop_back();
     s = log->db_->DropColumnFamily(h);
     log->db_->DestroyColumnFamilyHandle(h);
-    if (!s.ok()) return FromRocks(s, "dropping the state column family of an earlier version");
+    if (!s.ok()) {
+      return FromRocks(s, absl::StrCat("dropping the column family '", legacy[i - 1],
+                                       "' of an earlier version"));
+    }
   }
 
   // The state space: written by one thread in large batches, read by
@@ -446,8 +483,8 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
     if (!it->status().ok()) return FromRocks(it->status(), "reading the log's end");
   }
   log->committed_.store(log->last_position_, std::memory_order_release);
-  if (o.validator != nullptr) {
-    if (absl::Status s = o.validator->Recover(*log); !s.ok()) return s;
+  if (o.decider != nullptr) {
+    if (absl::Status s = o.decider->Recover(*log); !s.ok()) return s;
   }
   log->writer_ = std::thread([p = log.get()] {
     pthread_setname_np(pthread_self(), "dw-log-writer");
@@ -464,9 +501,35 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
   return std::unique_ptr<EventLog>(std::move(log));
 }
 
-absl::Status RocksDbEventLog::CheckAppend(absl::string_view stream,
-                                          std::vector<ProposedEvent>& events,
-                                          size_t* bytes) const {
+absl::Status RocksDbEventLog::CheckFormat(const std::string& path) {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), kFormatKey,
+                               &value);
+  if (s.ok()) {
+    uint64_t format = 0;
+    if (!absl::SimpleAtoi(value, &format) || format == 0) {
+      return absl::DataLossError(
+          absl::StrCat("event log at ", path, ": format version '", value, "' is corrupt"));
+    }
+    if (format > kFormat) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "event log at %s has format %d, written by a newer Dealwire; this build reads "
+          "formats 1..%d",
+          path, format, kFormat));
+    }
+    if (format == kFormat) return absl::OkStatus();
+  } else if (!s.IsNotFound()) {
+    return FromRocks(s, "reading the log's format version");
+  }
+  // A new log, or one of format 1 (which had no version key): both are read
+  // as format 2 from now on.
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(db_->Put(wo, db_->DefaultColumnFamily(), kFormatKey, absl::StrCat(kFormat)),
+                   "writing the log's format version");
+}
+
+absl::Status RocksDbEventLog::CheckStream(absl::string_view stream, size_t events) const {
   const Options& o = options_;
   if (stream.empty()) return absl::InvalidArgumentError("stream: must not be empty");
   if (stream.size() > o.max_stream_bytes) {
@@ -474,17 +537,23 @@ absl::Status RocksDbEventLog::CheckAppend(absl::string_view stream,
         "stream: %d bytes exceed the limit of %d (max_stream_bytes)", stream.size(),
         o.max_stream_bytes));
   }
-  if (absl::StrContains(stream, absl::string_view("\0", 1))) {
-    return absl::InvalidArgumentError("stream: must not contain NUL bytes");
-  }
-  if (events.empty()) return absl::InvalidArgumentError("events: an append needs at least one event");
-  if (events.size() > o.max_events_per_append) {
+  if (HasNul(stream)) return absl::InvalidArgumentError("stream: must not contain NUL bytes");
+  if (events == 0) return absl::InvalidArgumentError("events: an append needs at least one event");
+  if (events > o.max_events_per_append) {
     return absl::ResourceExhaustedError(absl::StrFormat(
-        "events: %d events exceed the limit of %d per append (max_events_per_append)",
-        events.size(), o.max_events_per_append));
+        "events: %d events exceed the limit of %d per append (max_events_per_append)", events,
+        o.max_events_per_append));
   }
-  absl::flat_hash_map<absl::string_view, size_t> seen;
+  return absl::OkStatus();
+}
+
+absl::Status RocksDbEventLog::CheckEvents(std::vector<ProposedEvent>& events,
+                                          size_t* bytes) const {
+  const Options& o = options_;
   *bytes = 0;
+  // Ids repeated within the append: a set only when there are several.
+  absl::flat_hash_map<absl::string_view, size_t> seen;
+  if (events.size() > 1) seen.reserve(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
     ProposedEvent& e = events[i];
     if (e.event_id.empty()) {
@@ -495,14 +564,16 @@ absl::Status RocksDbEventLog::CheckAppend(absl::string_view stream,
           "events[%d].event_id: %d bytes exceed the limit of %d (max_event_id_bytes)", i,
           e.event_id.size(), o.max_event_id_bytes));
     }
-    if (absl::StrContains(e.event_id, absl::string_view("\0", 1))) {
+    if (HasNul(e.event_id)) {
       return absl::InvalidArgumentError(
           absl::StrFormat("events[%d].event_id: must not contain NUL bytes", i));
     }
-    if (auto [it, inserted] = seen.emplace(e.event_id, i); !inserted) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "events[%d].event_id: '%s' repeats events[%d].event_id within one append", i, e.event_id,
-          it->second));
+    if (events.size() > 1) {
+      if (auto [it, inserted] = seen.emplace(e.event_id, i); !inserted) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "events[%d].event_id: '%s' repeats events[%d].event_id within one append", i,
+            e.event_id, it->second));
+      }
     }
     if (e.type.size() > o.max_type_bytes) {
       return absl::InvalidArgumentError(
@@ -515,23 +586,23 @@ absl::Status RocksDbEventLog::CheckAppend(absl::string_view stream,
                           e.tags.size(), o.max_tags_per_event));
     }
     size_t size = e.event_id.size() + e.type.size() + e.data.size();
-    // Tags are a set: keep the first occurrence of each, in order.
-    std::vector<std::string> unique_tags;
-    unique_tags.reserve(e.tags.size());
     for (size_t t = 0; t < e.tags.size(); ++t) {
       const std::string& tag = e.tags[t];
-      if (tag.empty() || tag.size() > o.max_tag_bytes ||
-          absl::StrContains(tag, absl::string_view("\0", 1))) {
+      if (tag.empty() || tag.size() > o.max_tag_bytes || HasNul(tag)) {
         return absl::InvalidArgumentError(absl::StrFormat(
             "events[%d].tags[%d]: must be 1..%d bytes without NUL (max_tag_bytes)", i, t,
             o.max_tag_bytes));
       }
       size += tag.size();
-      if (std::find(unique_tags.begin(), unique_tags.end(), tag) == unique_tags.end()) {
-        unique_tags.push_back(tag);
+    }
+    // Tags are a set: keep the first occurrence of each, in order.
+    for (size_t t = 1; t < e.tags.size();) {
+      if (std::find(e.tags.begin(), e.tags.begin() + t, e.tags[t]) != e.tags.begin() + t) {
+        e.tags.erase(e.tags.begin() + t);
+      } else {
+        ++t;
       }
     }
-    e.tags = std::move(unique_tags);
     if (size > o.max_event_bytes) {
       return absl::ResourceExhaustedError(
           absl::StrFormat("events[%d]: %d bytes exceed the limit of %d (max_event_bytes)", i, size,
@@ -545,21 +616,52 @@ absl::Status RocksDbEventLog::CheckAppend(absl::string_view stream,
 void RocksDbEventLog::AppendAsync(std::string stream, ExpectedVersion expected,
                                   std::vector<ProposedEvent> events, AppendCallback done) {
   size_t bytes = 0;
-  absl::Status status = CheckAppend(stream, events, &bytes);
-  if (status.ok()) {
+  absl::Status status = CheckStream(stream, events.size());
+  if (status.ok()) status = CheckEvents(events, &bytes);
+  if (!status.ok()) {
+    std::move(done)(status);
+    return;
+  }
+  Enqueue(PendingAppend{std::move(stream), expected, std::move(events), nullptr, std::move(done),
+                        bytes});
+}
+
+void RocksDbEventLog::ProposeAsync(std::string stream, ExpectedVersion expected,
+                                   std::unique_ptr<Proposal> proposal, AppendCallback done) {
+  absl::Status status;
+  if (options_.decider == nullptr) {
+    status = absl::FailedPreconditionError(
+        "this event log has no decider: append complete events with AppendAsync");
+  } else if (proposal == nullptr) {
+    status = absl::InvalidArgumentError("events: no proposal");
+  } else {
+    status = CheckStream(stream, proposal->size());
+  }
+  if (!status.ok()) {
+    proposal.reset();
+    std::move(done)(status);
+    return;
+  }
+  const size_t bytes = proposal->bytes();
+  Enqueue(PendingAppend{std::move(stream), expected, {}, std::move(proposal), std::move(done),
+                        bytes});
+}
+
+void RocksDbEventLog::Enqueue(PendingAppend a) {
+  absl::Status status;
+  {
     std::unique_lock l(mu_);
     if (closing_) {
       status = absl::UnavailableError("event log is closing");
     } else if (queue_.size() >= options_.max_queued_appends ||
-               queued_bytes_ + bytes > options_.max_queued_bytes) {
+               queued_bytes_ + a.bytes > options_.max_queued_bytes) {
       status = absl::UnavailableError(absl::StrFormat(
           "write queue is full (%d appends, %d bytes queued; max_queued_appends=%d, "
           "max_queued_bytes=%d); retry with the same event ids",
           queue_.size(), queued_bytes_, options_.max_queued_appends, options_.max_queued_bytes));
     } else {
-      queued_bytes_ += bytes;
-      queue_.push_back(
-          PendingAppend{std::move(stream), expected, std::move(events), std::move(done), bytes});
+      queued_bytes_ += a.bytes;
+      queue_.push_back(std::move(a));
       const bool wake = queue_.size() == 1;
       l.unlock();
       // The writer only sleeps on an empty queue.
@@ -567,6 +669,8 @@ void RocksDbEventLog::AppendAsync(std::string stream, ExpectedVersion expected,
       return;
     }
   }
+  AppendCallback done = std::move(a.done);
+  a.proposal.reset();
   std::move(done)(status);
 }
 
@@ -664,34 +768,48 @@ void RocksDbEventLog::CompleteLoop() {
     complete_space_cv_.notify_one();
     for (WrittenGroup& g : groups) {
       for (size_t i = 0; i < g.appends.size(); ++i) {
+        // The proposal goes first: it may borrow what the callback frees.
+        g.appends[i].proposal.reset();
         std::move(g.appends[i].done)(std::move(g.results[i]));
       }
     }
   }
 }
 
-absl::StatusOr<std::optional<uint64_t>> RocksDbEventLog::LastSuffix(
-    rocksdb::ColumnFamilyHandle* cf, const std::string& prefix) const {
+absl::StatusOr<std::optional<enc::StreamRun>> RocksDbEventLog::LastRun(
+    absl::string_view stream, bool committed_only) const {
   std::shared_lock l(db_mu_);
+  if (db_ == nullptr) return absl::UnavailableError("event log is closed");
+  const std::string prefix = enc::StreamPrefix(stream);
   std::string upper = prefix;
   upper.back() = '\1';  // prefix is "name\0": "name\1" bounds every key of it
-  rocksdb::Slice upper_slice = ToSlice(upper);
+  rocksdb::Slice lower_slice = ToSlice(prefix), upper_slice = ToSlice(upper);
   rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lower_slice;
   ro.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf));
-  it->SeekToLast();
-  if (!it->status().ok()) return FromRocks(it->status(), "reading index");
-  if (!it->Valid() || !it->key().starts_with(ToSlice(prefix))) return std::optional<uint64_t>();
-  return std::optional<uint64_t>(enc::DecodeSuffix(ToView(it->key())));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, streams_));
+  const uint64_t committed = committed_.load(std::memory_order_acquire);
+  for (it->SeekToLast(); it->Valid(); it->Prev()) {
+    enc::StreamRun run;
+    if (!enc::DecodeStreamRun(ToView(it->key()), ToView(it->value()), &run)) {
+      return absl::DataLossError(absl::StrCat("stream index of '", stream, "' is corrupt"));
+    }
+    // A run is one append: committed whole or not at all.
+    if (!committed_only || run.first_position <= committed) {
+      return std::optional<enc::StreamRun>(run);
+    }
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading the stream index");
+  return std::optional<enc::StreamRun>();
 }
 
 absl::StatusOr<uint64_t> RocksDbEventLog::NextVersion(const std::string& stream,
                                                       const GroupState& g) {
   if (auto it = g.versions.find(stream); it != g.versions.end()) return it->second;
   if (auto it = next_versions_.find(stream); it != next_versions_.end()) return it->second;
-  absl::StatusOr<std::optional<uint64_t>> last = LastSuffix(streams_, enc::StreamPrefix(stream));
+  absl::StatusOr<std::optional<enc::StreamRun>> last = LastRun(stream, /*committed_only=*/false);
   if (!last.ok()) return last.status();
-  const uint64_t next = last->has_value() ? **last + 1 : 0;
+  const uint64_t next = last->has_value() ? (*last)->first_version + (*last)->count : 0;
   if (next_versions_.size() >= kMaxCachedStreams) next_versions_.clear();
   next_versions_.emplace(stream, next);
   return next;
@@ -717,14 +835,16 @@ absl::StatusOr<AppendResult> RocksDbEventLog::CheckRepeat(
       position = it->second.position;
       version = it->second.version;
       result.recorded_time = g.recorded_time;
-      same = SameContent(a.stream, e, it->second.owner->stream, o.type, o.tags, o.data);
+      same = SameContent(a.stream, e, it->second.owner->stream, o.type, o.tags, o.data,
+                         options_.decider == nullptr);
     } else {
       absl::StatusOr<RecordedEvent> r = ReadRecord(Position(*known[i]));
       if (!r.ok()) return r.status();
       position = r->position.value();
       version = r->stream_version.value();
       result.recorded_time = r->recorded_time;
-      same = SameContent(a.stream, e, r->stream, r->type, r->tags, r->data);
+      same = SameContent(a.stream, e, r->stream, r->type, r->tags, r->data,
+                         options_.decider == nullptr);
     }
     if (!same) {
       return absl::AlreadyExistsError(absl::StrFormat(
@@ -746,41 +866,14 @@ absl::StatusOr<AppendResult> RocksDbEventLog::CheckRepeat(
   return result;
 }
 
-absl::StatusOr<AppendResult> RocksDbEventLog::Prepare(const PendingAppend& a, GroupState& g,
-                                                      rocksdb::WriteBatch* batch) {
-  const size_t n = a.events.size();
-  // Which ids were seen before: in this group, or in the log.
-  std::vector<std::optional<uint64_t>> known(n);
-  size_t repeats = 0;
-  {
-    std::vector<std::string> key_bytes(n);
-    std::vector<rocksdb::Slice> keys(n);
-    std::vector<rocksdb::PinnableSlice> values(n);
-    std::vector<rocksdb::Status> statuses(n);
-    for (size_t i = 0; i < n; ++i) {
-      key_bytes[i] = enc::EventIdKey(a.events[i].event_id);
-      keys[i] = ToSlice(key_bytes[i]);
-    }
-    {
-      std::shared_lock l(db_mu_);
-      db_->MultiGet(rocksdb::ReadOptions(), event_ids_, n, keys.data(), values.data(),
-                    statuses.data());
-    }
-    for (size_t i = 0; i < n; ++i) {
-      if (auto it = g.ids.find(a.events[i].event_id); it != g.ids.end()) {
-        known[i] = it->second.position;
-      } else if (statuses[i].ok()) {
-        if (values[i].size() != 8) return absl::DataLossError("event id index entry is corrupt");
-        known[i] = enc::DecodeFixed64BE(ToView(values[i]));
-      } else if (!statuses[i].IsNotFound()) {
-        return FromRocks(statuses[i], "reading event id index");
-      }
-      if (known[i].has_value()) ++repeats;
-    }
-  }
+absl::StatusOr<AppendResult> RocksDbEventLog::Prepare(
+    PendingAppend& a, GroupState& g, const std::vector<std::optional<uint64_t>>& known,
+    rocksdb::WriteBatch* batch) {
   // A repeat is checked before the expected version: a retried append whose
   // first attempt succeeded must get its original result, not a conflict.
-  if (repeats > 0) return CheckRepeat(a, g, known);
+  if (std::any_of(known.begin(), known.end(), [](const auto& k) { return k.has_value(); })) {
+    return CheckRepeat(a, g, known);
+  }
 
   absl::StatusOr<uint64_t> next = NextVersion(a.stream, g);
   if (!next.ok()) return next.status();
@@ -816,17 +909,20 @@ absl::StatusOr<AppendResult> RocksDbEventLog::Prepare(const PendingAppend& a, Gr
       }
       break;
   }
-  if (options_.validator != nullptr) {
-    absl::Status valid = options_.validator->Validate(a.stream, Position(g.next_position),
-                                                      g.recorded_time, a.events);
-    if (!valid.ok()) return valid;
+  if (options_.decider != nullptr) {
+    absl::Status decided = options_.decider->Decide(a.stream, Position(g.next_position),
+                                                    g.recorded_time, a.proposal.get(), &a.events);
+    // The decider's tags are not held to the limits on a caller's: it has
+    // counted the events into its state, so the append must not fail now.
+    if (!decided.ok()) return decided;
   }
 
   AppendResult result;
   result.recorded_time = g.recorded_time;
   result.first_position = Position(g.next_position);
   result.first_version = StreamVersion(count);
-  std::string key, value, pos_key;
+  const uint64_t first_position = g.next_position;
+  std::string value, pos_key;
   uint64_t version = count;
   for (const ProposedEvent& e : a.events) {
     const uint64_t position = g.next_position++;
@@ -834,15 +930,13 @@ absl::StatusOr<AppendResult> RocksDbEventLog::Prepare(const PendingAppend& a, Gr
     value.clear();
     enc::EncodeRecord(a.stream, StreamVersion(version), g.recorded_time, e, &value);
     batch->Put(events_, ToSlice(pos_key), ToSlice(value));
-    batch->Put(streams_, ToSlice(enc::StreamKey(a.stream, StreamVersion(version))),
-               ToSlice(pos_key));
     batch->Put(event_ids_, ToSlice(enc::EventIdKey(e.event_id)), ToSlice(pos_key));
-    for (const std::string& tag : e.tags) {
-      batch->Put(tags_, ToSlice(enc::TagKey(tag, Position(position))), rocksdb::Slice());
-    }
     g.ids.emplace(e.event_id, GroupState::IdInGroup{position, version, &a, &e});
     ++version;
   }
+  value.clear();
+  enc::EncodeStreamRun(first_position, a.events.size(), &value);
+  batch->Put(streams_, ToSlice(enc::StreamKey(a.stream, StreamVersion(count))), ToSlice(value));
   g.versions[a.stream] = version;
   result.last_position = Position(g.next_position - 1);
   result.last_version = StreamVersion(version - 1);
@@ -856,12 +950,79 @@ WrittenGroup RocksDbEventLog::WriteGroup(std::vector<PendingAppend> group) {
     std::lock_guard l(failure_mu_);
     out.results.assign(group.size(), failure_);
   } else {
+    // Encoding: each proposal becomes events (checked as AppendAsync checks
+    // a caller's).
+    std::vector<absl::Status> encoded(group.size());
+    size_t ids = 0;
+    for (size_t i = 0; i < group.size(); ++i) {
+      PendingAppend& a = group[i];
+      if (a.proposal != nullptr) {
+        encoded[i] = options_.decider->Encode(a.stream, *a.proposal, &a.events);
+        if (encoded[i].ok() && a.events.size() != a.proposal->size()) {
+          encoded[i] = absl::InternalError(absl::StrFormat(
+              "the decider encoded %d events of a proposal of %d", a.events.size(),
+              a.proposal->size()));
+        }
+        size_t bytes = 0;
+        if (encoded[i].ok()) encoded[i] = CheckEvents(a.events, &bytes);
+      }
+      if (encoded[i].ok()) ids += a.events.size();
+    }
+    // One lookup of every id of the group.
+    std::vector<std::string> key_bytes;
+    std::vector<rocksdb::Slice> keys;
+    key_bytes.reserve(ids);
+    keys.reserve(ids);
+    for (size_t i = 0; i < group.size(); ++i) {
+      if (!encoded[i].ok()) continue;
+      for (const ProposedEvent& e : group[i].events) {
+        key_bytes.push_back(enc::EventIdKey(e.event_id));
+        keys.push_back(ToSlice(key_bytes.back()));
+      }
+    }
+    std::vector<rocksdb::PinnableSlice> values(ids);
+    std::vector<rocksdb::Status> statuses(ids);
+    if (ids > 0) {
+      std::shared_lock l(db_mu_);
+      db_->MultiGet(rocksdb::ReadOptions(), event_ids_, ids, keys.data(), values.data(),
+                    statuses.data());
+    }
+
     GroupState g;
     g.next_position = last_position_ + 1;
     const int64_t now = std::max(absl::ToUnixMicros(options_.clock()), last_recorded_micros_);
     g.recorded_time = absl::FromUnixMicros(now);
     rocksdb::WriteBatch batch;
-    for (const PendingAppend& a : group) out.results.push_back(Prepare(a, g, &batch));
+    std::vector<std::optional<uint64_t>> known;
+    size_t k = 0;  // the first lookup of the current append
+    for (size_t i = 0; i < group.size(); ++i) {
+      PendingAppend& a = group[i];
+      if (!encoded[i].ok()) {
+        out.results.push_back(encoded[i]);
+        continue;
+      }
+      // Which ids were seen before: earlier in this group, or in the log.
+      absl::Status lookup;
+      known.assign(a.events.size(), std::nullopt);
+      for (size_t e = 0; e < a.events.size(); ++e, ++k) {
+        if (auto it = g.ids.find(a.events[e].event_id); it != g.ids.end()) {
+          known[e] = it->second.position;
+        } else if (statuses[k].ok()) {
+          if (values[k].size() != 8) {
+            lookup = absl::DataLossError("event id index entry is corrupt");
+          } else {
+            known[e] = enc::DecodeFixed64BE(ToView(values[k]));
+          }
+        } else if (!statuses[k].IsNotFound() && lookup.ok()) {
+          lookup = FromRocks(statuses[k], "reading event id index");
+        }
+      }
+      if (!lookup.ok()) {
+        out.results.push_back(lookup);
+        continue;
+      }
+      out.results.push_back(Prepare(a, g, known, &batch));
+    }
     if (batch.Count() > 0) {
       // Not synced here: the sync thread makes it durable before anyone is
       // told (see the file comment).
@@ -987,64 +1148,61 @@ absl::StatusOr<std::vector<RecordedEvent>> RocksDbEventLog::MultiRead(
   return out;
 }
 
-absl::StatusOr<std::vector<RecordedEvent>> RocksDbEventLog::ReadIndex(
-    rocksdb::ColumnFamilyHandle* cf, const std::string& prefix, bool suffix_is_position,
-    Direction direction, std::optional<uint64_t> from, size_t limit) const {
-  std::shared_lock l(db_mu_);
-  if (db_ == nullptr) return absl::UnavailableError("event log is closed");
-  std::string upper = prefix;
-  upper.back() = '\1';
-  rocksdb::Slice lower_slice = ToSlice(prefix), upper_slice = ToSlice(upper);
-  rocksdb::ReadOptions ro;
-  ro.iterate_lower_bound = &lower_slice;
-  ro.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf));
-  const uint64_t committed = committed_.load(std::memory_order_acquire);
-  std::string start = prefix;
-  if (direction == Direction::kForwards) {
-    enc::PutFixed64BE(&start, from.value_or(0));
-    it->Seek(ToSlice(start));
-  } else {
-    enc::PutFixed64BE(&start, from.value_or(UINT64_MAX));
-    it->SeekForPrev(ToSlice(start));
-  }
-  std::vector<uint64_t> positions;
-  for (; it->Valid() && positions.size() < limit;
-       direction == Direction::kForwards ? it->Next() : it->Prev()) {
-    const uint64_t position = suffix_is_position ? enc::DecodeSuffix(ToView(it->key()))
-                                                 : enc::DecodeFixed64BE(ToView(it->value()));
-    if (position > committed) {
-      if (direction == Direction::kForwards) break;
-      continue;
-    }
-    positions.push_back(position);
-  }
-  if (!it->status().ok()) return FromRocks(it->status(), "reading index");
-  return MultiRead(positions);
-}
-
 absl::StatusOr<std::vector<RecordedEvent>> RocksDbEventLog::ReadStream(
     absl::string_view stream, Direction direction, std::optional<StreamVersion> from,
     size_t limit) const {
-  std::optional<uint64_t> start;
-  if (from.has_value()) start = from->value();
-  absl::StatusOr<std::vector<RecordedEvent>> events =
-      ReadIndex(streams_, enc::StreamPrefix(stream), false, direction, start, limit);
+  std::vector<uint64_t> positions;
+  {
+    std::shared_lock l(db_mu_);
+    if (db_ == nullptr) return absl::UnavailableError("event log is closed");
+    const std::string prefix = enc::StreamPrefix(stream);
+    std::string upper = prefix;
+    upper.back() = '\1';
+    rocksdb::Slice lower_slice = ToSlice(prefix), upper_slice = ToSlice(upper);
+    rocksdb::ReadOptions ro;
+    ro.iterate_lower_bound = &lower_slice;
+    ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, streams_));
+    const uint64_t committed = committed_.load(std::memory_order_acquire);
+    const bool forwards = direction == Direction::kForwards;
+    const uint64_t start = from.has_value() ? from->value() : (forwards ? 0 : UINT64_MAX);
+    // The run holding `start`, or the nearest one before it.
+    it->SeekForPrev(ToSlice(enc::StreamKey(stream, StreamVersion(start))));
+    if (forwards && !it->Valid() && it->status().ok()) it->SeekToFirst();
+    for (; it->Valid() && positions.size() < limit; forwards ? it->Next() : it->Prev()) {
+      enc::StreamRun run;
+      if (!enc::DecodeStreamRun(ToView(it->key()), ToView(it->value()), &run)) {
+        return absl::DataLossError(absl::StrCat("stream index of '", stream, "' is corrupt"));
+      }
+      // A run is one append: committed whole or not at all.
+      if (run.first_position > committed) {
+        if (forwards) break;
+        continue;
+      }
+      const uint64_t end = run.first_version + run.count;  // exclusive
+      if (forwards) {
+        for (uint64_t v = std::max(start, run.first_version); v < end && positions.size() < limit;
+             ++v) {
+          positions.push_back(run.first_position + (v - run.first_version));
+        }
+      } else {
+        if (start < run.first_version) continue;
+        for (uint64_t v = std::min(start, end - 1) + 1; v > run.first_version;) {
+          if (positions.size() >= limit) break;
+          --v;
+          positions.push_back(run.first_position + (v - run.first_version));
+        }
+      }
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "reading the stream index");
+  }
+  absl::StatusOr<std::vector<RecordedEvent>> events = MultiRead(positions);
   if (events.ok() && events->empty() && limit > 0) {
     // Tell "no such stream" from "nothing at or past `from`".
     absl::StatusOr<StreamVersion> v = GetStreamVersion(stream);
     if (!v.ok()) return v.status();
   }
   return events;
-}
-
-absl::StatusOr<std::vector<RecordedEvent>> RocksDbEventLog::ReadTag(absl::string_view tag,
-                                                                    Direction direction,
-                                                                    std::optional<Position> from,
-                                                                    size_t limit) const {
-  std::optional<uint64_t> start;
-  if (from.has_value()) start = from->value();
-  return ReadIndex(tags_, enc::TagPrefix(tag), true, direction, start, limit);
 }
 
 absl::StatusOr<std::vector<RecordedEvent>> RocksDbEventLog::ReadAll(Direction direction,
@@ -1135,12 +1293,12 @@ absl::StatusOr<Position> RocksDbEventLog::FindEvent(absl::string_view event_id) 
 }
 
 absl::StatusOr<StreamVersion> RocksDbEventLog::GetStreamVersion(absl::string_view stream) const {
-  // Through ReadIndex, which leaves out events that are not yet durable.
-  absl::StatusOr<std::vector<RecordedEvent>> last = ReadIndex(
-      streams_, enc::StreamPrefix(stream), false, Direction::kBackwards, std::nullopt, 1);
+  absl::StatusOr<std::optional<enc::StreamRun>> last = LastRun(stream, /*committed_only=*/true);
   if (!last.ok()) return last.status();
-  if (last->empty()) return absl::NotFoundError(absl::StrCat("stream '", stream, "' not found"));
-  return last->front().stream_version;
+  if (!last->has_value()) {
+    return absl::NotFoundError(absl::StrCat("stream '", stream, "' not found"));
+  }
+  return StreamVersion((*last)->first_version + (*last)->count - 1);
 }
 
 absl::Status RocksDbEventLog::PutMetadata(absl::string_view key, absl::string_view value) {

@@ -76,9 +76,11 @@ struct ProposedEvent {
   std::string event_id;
   // Caller-defined type name, kept for filtering without decoding `data`.
   std::string type;
-  // Index keys: the store keeps tag → positions so that all events carrying a
-  // tag can be read without scanning the log. A tag repeated within one event
-  // is kept (and indexed) once, at its first place.
+  // What the event is about, for readers that filter without decoding
+  // `data` (stored with the event; not indexed). A tag repeated within one
+  // event is kept once, at its first place. With a Decider they are its to
+  // set (Decider::Decide), and an identical retry is recognised by its
+  // stream, type and data alone; without one, by its tags too.
   std::vector<std::string> tags;
   // Opaque payload.
   std::string data;

@@ -307,12 +307,6 @@ std::string EnumLabel(const google::protobuf::EnumDescriptor* type, int value) {
 
 std::string FormatConfidence(v1::Confidence c) { return EnumLabel(c); }
 
-std::string EventTypeName(const v1::EventPayload& payload) {
-  const google::protobuf::FieldDescriptor* f = payload.GetReflection()->GetOneofFieldDescriptor(
-      payload, v1::EventPayload::descriptor()->FindOneofByName("payload"));
-  return f == nullptr || f->message_type() == nullptr ? "" : f->message_type()->name();
-}
-
 std::string ReadEvents(Context& ctx, const LogRead& read, const std::string& page_token,
                        google::protobuf::RepeatedPtrField<v1::Event>* events) {
   if (!read.stream.empty()) {

@@ -164,10 +164,6 @@ std::string EnumLabel(E value) {
 // '_' (DealStage → "DEAL_STAGE_").
 std::string EnumPrefix(const google::protobuf::EnumDescriptor* type);
 
-// The payload's type: the message name of its set case ("InvestmentReported");
-// empty when none is set.
-std::string EventTypeName(const v1::EventPayload& payload);
-
 // What to read of the event log: one stream (in version order) or the whole
 // log (in position order, narrowed by `filter`).
 struct LogRead {

@@ -38,6 +38,8 @@
 #include "absl/time/time.h"
 #include "clients/cli/commands.h"
 #include "clients/cli/parse.h"
+#include "common/event_jsonl.h"
+#include "common/event_types.h"
 #include "fmt/format.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -45,7 +47,6 @@
 namespace dealwire::cli {
 namespace {
 
-constexpr absl::string_view kUtf8Bom = "\xEF\xBB\xBF";
 // An append's serialized size stays below this, well under gRPC's default
 // 4 MiB message limit.
 constexpr size_t kMaxAppendBytes = 2 << 20;
@@ -57,7 +58,7 @@ constexpr size_t kMaxAppendBytes = 2 << 20;
 // The event's type: its payload case as the message name ("InvestmentReported"),
 // or "-" when it has none.
 std::string EventType(const v1::Event& e) {
-  const std::string type = EventTypeName(e.payload());
+  const std::string type = common::EventTypeName(e.payload());
   return type.empty() ? "-" : type;
 }
 
@@ -180,24 +181,9 @@ std::string StreamAt(const v1::Event& e) {
   return absl::StrCat(e.stream(), "@", e.stream_version());
 }
 
-// Replaces line breaks (the JSON parser's messages may hold some) by spaces.
-std::string OneLine(absl::string_view text) {
-  return absl::StrReplaceAll(text, {{"\r", " "}, {"\n", " "}});
-}
-
 // ---------------------------------------------------------------------------
 // JSON Lines input
 // ---------------------------------------------------------------------------
-
-// The JSON of one line (without its '\n'): without a "\r" ending nor, on the
-// `first` line, a byte order mark; empty for blank lines and comments.
-absl::string_view EventText(absl::string_view line, bool first) {
-  if (first && absl::StartsWith(line, kUtf8Bom)) line.remove_prefix(kUtf8Bom.size());
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  const absl::string_view rest = absl::StripLeadingAsciiWhitespace(line);
-  if (rest.empty() || rest.front() == '#') return {};
-  return line;
-}
 
 // Parses one line (without its '\n') as an event. Returns nullopt and sets
 // `*is_event` when it parsed (false for blanks and comments); otherwise
@@ -205,16 +191,10 @@ absl::string_view EventText(absl::string_view line, bool first) {
 std::optional<std::string> ParseEventLine(absl::string_view line, bool first, v1::Event* out,
                                           bool* is_event) {
   *is_event = false;
-  const absl::string_view text = EventText(line, first);
+  const absl::string_view text = common::EventLineText(line, first);
   if (text.empty()) return std::nullopt;
-  out->Clear();
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = false;
-  const auto status = google::protobuf::util::JsonStringToMessage(
-      google::protobuf::StringPiece(text.data(), text.size()), out, options);
-  if (!status.ok()) {
-    const auto message = status.message();
-    return OneLine(absl::string_view(message.data(), message.size()));
+  if (absl::Status s = common::ParseEventJson(text, out); !s.ok()) {
+    return std::string(s.message());
   }
   *is_event = true;
   return std::nullopt;
@@ -274,7 +254,7 @@ class LineReader {
     int64_t count = 0;
     absl::string_view line;
     while (Next(&line)) {
-      if (!EventText(line, line_ == 1).empty()) ++count;
+      if (!common::EventLineText(line, line_ == 1).empty()) ++count;
     }
     std::rewind(file_);
     line_ = 0;
@@ -304,16 +284,11 @@ std::string NormalizeEventType(absl::string_view text) {
     return out;
   };
   const std::string want = squash(text);
-  const google::protobuf::OneofDescriptor* oneof =
-      v1::EventPayload::descriptor()->FindOneofByName("payload");
-  std::vector<std::string> names;
-  for (int i = 0; i < oneof->field_count(); ++i) {
-    const std::string& name = oneof->field(i)->message_type()->name();
+  for (const std::string& name : common::EventTypeNames()) {
     if (squash(name) == want) return name;
-    names.push_back(name);
   }
   BadInput("--type", absl::StrCat("unknown event type '", text,
-                                  "'; one of: ", absl::StrJoin(names, ", ")));
+                                  "'; one of: ", absl::StrJoin(common::EventTypeNames(), ", ")));
 }
 
 // Runs `fn` and, when it throws CommandError, prefixes its message with

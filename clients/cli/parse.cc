@@ -1,9 +1,7 @@
 #include "clients/cli/parse.h"
 
 #include <algorithm>
-#include <array>
 #include <cstdint>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -15,16 +13,12 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "clients/cli/cli.h"
+#include "common/calendar.h"
 #include "common/currency.h"
+#include "common/uuid.h"
 
 namespace dealwire::cli {
 namespace {
-
-bool IsLeap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
-int DaysIn(int y, int m) {
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  return m == 2 && IsLeap(y) ? 29 : kDays[m - 1];
-}
 
 int Number(absl::string_view field, absl::string_view part, absl::string_view text,
            size_t digits) {
@@ -72,7 +66,7 @@ v1::EffectiveDate ParseEffectiveInYears(absl::string_view field, absl::string_vi
   }
   if (parts.size() == 3) {
     const int day = Number(field, parts[2], text, 2);
-    if (day < 1 || day > DaysIn(year, d->month())) {
+    if (day < 1 || day > common::DaysInMonth(year, d->month())) {
       BadInput(field, absl::StrCat("'", text, "' is not a day of the calendar"));
     }
     d->set_day(day);
@@ -591,24 +585,7 @@ std::string ParseEventId(absl::string_view field, absl::string_view text) {
   return id;
 }
 
-std::string NewEventId() {
-  std::random_device rd;
-  std::array<uint8_t, 16> b;
-  for (size_t i = 0; i < b.size(); i += 4) {
-    const uint32_t r = rd();
-    for (size_t k = 0; k < 4; ++k) b[i + k] = static_cast<uint8_t>(r >> (8 * k));
-  }
-  b[6] = static_cast<uint8_t>((b[6] & 0x0F) | 0x40);  // version 4
-  b[8] = static_cast<uint8_t>((b[8] & 0x3F) | 0x80);  // variant 10
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < b.size(); ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    out.push_back(kHex[b[i] >> 4]);
-    out.push_back(kHex[b[i] & 0x0F]);
-  }
-  return out;
-}
+std::string NewEventId() { return common::NewRandomUuid(); }
 
 std::string ParseUrl(absl::string_view field, absl::string_view text) {
   const absl::string_view t = absl::StripAsciiWhitespace(text);

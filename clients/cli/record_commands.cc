@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "clients/cli/commands.h"
 #include "clients/cli/parse.h"
+#include "common/event_types.h"
 #include "dealwire/v1/events.pb.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -180,10 +181,10 @@ void Submit(Context& ctx, const Envelope& env, v1::Event event, const std::strin
   if (ctx.json()) return ctx.PrintJson(r);
   std::string out =
       r.duplicate()
-          ? ctx.Paint(absl::StrCat("Already recorded: ", EventTypeName(event.payload()),
+          ? ctx.Paint(absl::StrCat("Already recorded: ", common::EventTypeName(event.payload()),
                                    " with this event id and content is stored; nothing written."),
                       "33")
-          : ctx.Paint(absl::StrCat("Recorded ", EventTypeName(event.payload()), "."), "32");
+          : ctx.Paint(absl::StrCat("Recorded ", common::EventTypeName(event.payload()), "."), "32");
   out += "\n";
   Table t({"EVENT ID", "STREAM", ">VERSION", ">POSITION"});
   t.Row({event.event_id(), stream, std::to_string(r.first_stream_version()),
@@ -994,7 +995,7 @@ void AddCorrect(CLI::App& record, Context& ctx) {
     }
     const auto status = google::protobuf::util::JsonStringToMessage(json, r->mutable_replacement());
     if (!status.ok()) BadInput("--replacement-json", status.message().ToString());
-    const std::string type = EventTypeName(r->replacement());
+    const std::string type = common::EventTypeName(r->replacement());
     if (type.empty()) BadInput("--replacement-json", "holds no payload (e.g. {\"investmentReported\": {...}})");
     if (r->replacement().has_event_retracted() || r->replacement().has_event_corrected()) {
       BadInput("--replacement-json", "a retraction or correction cannot be a replacement");
@@ -1004,9 +1005,9 @@ void AddCorrect(CLI::App& record, Context& ctx) {
     }
     // Everything given is checked; now read the original (a read, never a write).
     const v1::Event original = FindEvent(ctx, r->event_id(), o->env.stream);
-    if (EventTypeName(original.payload()) != type) {
+    if (common::EventTypeName(original.payload()) != type) {
       BadInput("--replacement-json", absl::StrCat("is a ", type, " but event ", r->event_id(),
-                                                  " is a ", EventTypeName(original.payload())));
+                                                  " is a ", common::EventTypeName(original.payload())));
     }
     EnvelopeSpec with_defaults = spec;
     with_defaults.confidence_default = FormatConfidence(original.confidence());

@@ -31,7 +31,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "dealwire/v1/events.pb.h"
-#include "projections/validate.h"
+#include "domain/validate.h"
 
 namespace dealwire::test_util {
 
@@ -133,7 +133,7 @@ class DomainRules {
   // A deal report (FundingRoundReported, InvestmentReported,
   // AcquisitionReported): creates the deal or checks the later claim.
   absl::Status ReportDeal(const std::string& id, Deal deal, absl::string_view field) {
-    if (!dealwire::projections::IsDomainId(id)) {
+    if (!dealwire::domain::IsDomainId(id)) {
       return Invalid(absl::StrCat(field, ": malformed deal id '", id, "'"));
     }
     if (deal.stage == dealwire::v1::DEAL_STAGE_UNSPECIFIED) {
@@ -200,8 +200,8 @@ class DomainRules {
   }
 
   absl::Status Check(const Event& e) {
-    if (absl::Status s = dealwire::projections::ValidateEnvelope(e, "event"); !s.ok()) return s;
-    if (absl::Status s = dealwire::projections::ValidateStreamName(e.stream(), "stream"); !s.ok()) {
+    if (absl::Status s = dealwire::domain::ValidateEnvelope(e, "event"); !s.ok()) return s;
+    if (absl::Status s = dealwire::domain::ValidateStreamName(e.stream(), "stream"); !s.ok()) {
       return s;
     }
     if (events_.contains(e.event_id())) return Failed("event_id: used twice");
@@ -211,7 +211,7 @@ class DomainRules {
     switch (p.payload_case()) {
       case Payload::kOrganizationRegistered: {
         const auto& r = p.organization_registered();
-        if (!dealwire::projections::IsDomainId(r.org_id())) return Invalid("org_id malformed");
+        if (!dealwire::domain::IsDomainId(r.org_id())) return Invalid("org_id malformed");
         if (orgs_.contains(r.org_id())) return Failed("org_id: registered twice");
         if (r.name().empty() || r.name().size() > 200) return Invalid("name length");
         if (r.kind() == dealwire::v1::ORGANIZATION_KIND_UNSPECIFIED)
@@ -222,7 +222,7 @@ class DomainRules {
         }
         absl::flat_hash_set<std::string> seen;
         for (const std::string& sector : r.sectors()) {
-          if (!dealwire::projections::IsDomainId(sector) || !seen.insert(sector).second) {
+          if (!dealwire::domain::IsDomainId(sector) || !seen.insert(sector).second) {
             return Invalid(absl::StrCat("sector '", sector, "' malformed or repeated"));
           }
         }
@@ -231,7 +231,7 @@ class DomainRules {
           if (alias.empty() || !seen.insert(alias).second) return Invalid("alias repeated");
         }
         if (r.has_founded()) {
-          if (absl::Status s = dealwire::projections::ValidateEffectiveDate(r.founded(), "founded");
+          if (absl::Status s = dealwire::domain::ValidateEffectiveDate(r.founded(), "founded");
               !s.ok()) {
             return s;
           }
@@ -377,7 +377,7 @@ class DomainRules {
       }
       case Payload::kPartnershipFormed: {
         const auto& f = p.partnership_formed();
-        if (!dealwire::projections::IsDomainId(f.partnership_id()))
+        if (!dealwire::domain::IsDomainId(f.partnership_id()))
           return Invalid("partnership_id");
         if (partnerships_.contains(f.partnership_id())) return Failed("partnership formed twice");
         if (f.parties_size() < 2 || f.parties_size() > 20) return Invalid("2..20 parties");
@@ -410,7 +410,7 @@ class DomainRules {
       }
       case Payload::kFacilityAnnounced: {
         const auto& f = p.facility_announced();
-        if (!dealwire::projections::IsDomainId(f.facility_id())) return Invalid("facility_id");
+        if (!dealwire::domain::IsDomainId(f.facility_id())) return Invalid("facility_id");
         if (!facilities_.insert(f.facility_id()).second) return Failed("facility announced twice");
         if (absl::Status s = Registered(f.owner_id(), "owner_id"); !s.ok()) return s;
         if (!f.beneficiary_id().empty()) {

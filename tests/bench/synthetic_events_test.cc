@@ -13,7 +13,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
-#include "projections/event_jsonl.h"
+#include "common/event_jsonl.h"
 #include "tests/bench/domain_rules.h"
 #include "tests/common/status_matchers.h"
 
@@ -27,7 +27,7 @@ std::string Jsonl(const SyntheticOptions& options) {
   SyntheticEvents gen(options);
   v1::Event e;
   std::string out;
-  while (gen.Next(&e)) projections::AppendEventJsonl(e, &out);
+  while (gen.Next(&e)) common::AppendEventJsonl(e, &out);
   return out;
 }
 
@@ -261,8 +261,8 @@ TEST_F(SyntheticDataSetTest, DatesConfidencesAndCurrenciesAreSpread) {
 
 TEST_F(SyntheticDataSetTest, EventsSurviveJsonLinesUnchanged) {
   std::string text;
-  for (const v1::Event& e : data_->sample) projections::AppendEventJsonl(e, &text);
-  ASSERT_OK_AND_ASSIGN(std::vector<v1::Event> back, projections::ParseEventsJsonl(text, "gen"));
+  for (const v1::Event& e : data_->sample) common::AppendEventJsonl(e, &text);
+  ASSERT_OK_AND_ASSIGN(std::vector<v1::Event> back, common::ParseEventsJsonl(text, "gen"));
   ASSERT_EQ(back.size(), data_->sample.size());
   google::protobuf::util::JsonPrintOptions options;
   for (size_t i = 0; i < back.size(); ++i) {
@@ -271,7 +271,7 @@ TEST_F(SyntheticDataSetTest, EventsSurviveJsonLinesUnchanged) {
   // AppendEventJsonl agrees with MessageToJsonString.
   for (size_t i = 0; i < 500; ++i) {
     std::string mine;
-    projections::AppendEventJsonl(data_->sample[i], &mine);
+    common::AppendEventJsonl(data_->sample[i], &mine);
     std::string reference;
     ASSERT_TRUE(
         google::protobuf::util::MessageToJsonString(data_->sample[i], &reference, options).ok());

@@ -21,7 +21,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
-#include "projections/event_jsonl.h"
+#include "common/event_jsonl.h"
 #include "tests/cli/cli_runner.h"
 #include "tests/integration/test_util.h"
 
@@ -44,7 +44,7 @@ std::string ReadFile(const std::string& path) {
 
 // The seed story's events, as the projections' reader parses them.
 std::vector<v1::Event> SeedEvents() {
-  absl::StatusOr<std::vector<v1::Event>> events = projections::ReadEventsJsonlFile(kSeedPath);
+  absl::StatusOr<std::vector<v1::Event>> events = common::ReadEventsJsonlFile(kSeedPath);
   EXPECT_TRUE(events.ok()) << events.status();
   return events.ok() ? *events : std::vector<v1::Event>{};
 }
@@ -53,7 +53,7 @@ std::vector<v1::Event> SeedEvents() {
 std::string Line(v1::Event e, const std::string& stream) {
   e.set_stream(stream);
   std::string out;
-  projections::AppendEventJsonl(e, &out);
+  common::AppendEventJsonl(e, &out);
   return out;
 }
 

@@ -32,7 +32,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
-#include "projections/event_jsonl.h"
+#include "common/event_jsonl.h"
 #include "tests/cli/cli_runner.h"
 #include "tests/integration/server_process.h"
 #include "tests/integration/test_util.h"
@@ -114,7 +114,7 @@ class QueryTest : public ::testing::Test {
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = server->release();
 
-    absl::StatusOr<std::vector<v1::Event>> events = projections::ReadEventsJsonlFile(
+    absl::StatusOr<std::vector<v1::Event>> events = common::ReadEventsJsonlFile(
         std::string(DEALWIRE_SOURCE_DIR) + "/demo/seed_story.jsonl");
     ASSERT_TRUE(events.ok()) << events.status();
     auto stub = v1::EventStore::NewStub(server_->Channel());

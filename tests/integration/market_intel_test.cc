@@ -26,7 +26,7 @@
 #include "google/protobuf/repeated_ptr_field.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
-#include "projections/event_jsonl.h"
+#include "common/event_jsonl.h"
 #include "tests/integration/test_util.h"
 
 namespace dealwire::integration {
@@ -155,7 +155,7 @@ class MarketIntelTest : public ServerTest {
   }
 
   uint64_t LoadSeed() {
-    absl::StatusOr<std::vector<v1::Event>> events = projections::ReadEventsJsonlFile(kSeedPath);
+    absl::StatusOr<std::vector<v1::Event>> events = common::ReadEventsJsonlFile(kSeedPath);
     EXPECT_TRUE(events.ok()) << events.status();
     return events.ok() ? AppendAll(*events) : 0;
   }

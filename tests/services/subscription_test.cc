@@ -6,12 +6,15 @@
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "projections/event_codec.h"
+#include "domain/codec.h"
+#include "domain/decider.h"
+#include "domain/proposal.h"
 #include "tests/common/status_matchers.h"
 
 namespace dealwire::services {
@@ -45,7 +48,10 @@ class SubscriptionTest : public ::testing::Test {
            absl::StrCat("subscription_test_", ::testing::UnitTest::GetInstance()->current_test_info()->name(),
                         "_", getpid());
     fs::remove_all(dir_);
-    absl::StatusOr<std::unique_ptr<store::EventLog>> log = store::OpenEventLog(dir_.string(), {});
+    store::Options options;
+    options.decider = std::make_shared<domain::DomainDecider>();
+    absl::StatusOr<std::unique_ptr<store::EventLog>> log =
+        store::OpenEventLog(dir_.string(), std::move(options));
     ASSERT_OK(log);
     log_ = *std::move(log);
   }
@@ -54,8 +60,9 @@ class SubscriptionTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  // Appends an OrganizationRegistered for `org` (on stream org/<org>), or
-  // with a `partner`, a PartnershipFormed between the two.
+  // Appends an OrganizationRegistered for `org` (on stream org/<org>; an
+  // OrganizationUpdated when it is registered already), or with a
+  // `partner`, a PartnershipFormed between the two (both registered first).
   void Append(const std::string& org, const std::string& partner = "") {
     v1::Event e;
     e.set_event_id(absl::StrFormat("00000000-0000-4000-8000-%012d", ++counter_));
@@ -63,11 +70,16 @@ class SubscriptionTest : public ::testing::Test {
     e.mutable_effective()->set_precision(v1::DATE_PRECISION_YEAR);
     e.set_confidence(v1::CONFIDENCE_REPORTED);
     std::string stream = absl::StrCat("org/", org);
-    if (partner.empty()) {
+    if (partner.empty() && registered_.contains(org)) {
+      auto* p = e.mutable_payload()->mutable_organization_updated();
+      p->set_org_id(org);
+      p->set_description(absl::StrCat("update ", counter_));
+    } else if (partner.empty()) {
       auto* p = e.mutable_payload()->mutable_organization_registered();
       p->set_org_id(org);
       p->set_name(org);
       p->set_kind(v1::ORGANIZATION_KIND_COMPANY);
+      registered_.insert(org);
     } else {
       auto* p = e.mutable_payload()->mutable_partnership_formed();
       p->set_partnership_id(absl::StrCat(org, "-", partner));
@@ -79,10 +91,8 @@ class SubscriptionTest : public ::testing::Test {
       customer->set_role(v1::PARTNERSHIP_ROLE_CUSTOMER);
       stream = absl::StrCat("partnership/", org, "-", partner);
     }
-    absl::StatusOr<store::ProposedEvent> stored =
-        projections::EncodeEvent(e, stream, "event", "test", *log_);
-    ASSERT_OK(stored);
-    ASSERT_OK(log_->Append(stream, store::ExpectedVersion::Any(), {*std::move(stored)}));
+    ASSERT_OK(log_->Propose(stream, store::ExpectedVersion::Any(),
+                            domain::EventsProposal::Own({e}, "test")));
   }
 
   // Runs the cursor until it reports caught_up (bounded), returning what it
@@ -134,6 +144,7 @@ class SubscriptionTest : public ::testing::Test {
   fs::path dir_;
   std::unique_ptr<store::EventLog> log_;
   int counter_ = 0;
+  std::set<std::string> registered_;
 };
 
 TEST_F(SubscriptionTest, FilterMatchesEveryNonEmptyList) {
@@ -282,13 +293,15 @@ TEST_F(SubscriptionTest, RegistryKeepsFilterAndCheckpoint) {
 TEST_F(SubscriptionTest, EventWireBytesParseToTheDecodedEvent) {
   Append("a");
   Append("a");  // stream version 1
+  Append("b");
+  Append("c");
   Append("b", "c");
   ASSERT_OK_AND_ASSIGN(std::vector<store::RecordedEvent> records,
                        log_->ReadAll(store::Direction::kForwards, std::nullopt, 10));
-  ASSERT_EQ(records.size(), 3u);
+  ASSERT_EQ(records.size(), 5u);
   for (const store::RecordedEvent& r : records) {
     v1::Event decoded;
-    ASSERT_OK(projections::DecodeEvent(r, &decoded));
+    ASSERT_OK(domain::DecodeEvent(r, &decoded));
     v1::SubscribeResponse streamed;
     ASSERT_TRUE(streamed.ParseFromString(*EventMessage(r)));
     EXPECT_EQ(streamed.event().SerializeAsString(), decoded.SerializeAsString())

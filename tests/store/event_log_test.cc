@@ -27,6 +27,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -70,6 +71,7 @@ using ::testing::SizeIs;
 
 using ::dealwire::test_util::Range;
 using ::dealwire::test_util::StatusIs;
+using ::dealwire::test_util::StatusIsWith;
 using ::dealwire::test_util::StatusOf;
 
 std::string Lower(absl::string_view s) {
@@ -172,6 +174,27 @@ absl::StatusOr<std::vector<RecordedEvent>> ReadEverything(const EventLog& log) {
     from = page->back().position.next();
     for (RecordedEvent& e : *page) all.push_back(std::move(e));
   }
+}
+
+// The events carrying `tag`, read as the tag index of format 1 answered:
+// from position `from` inclusive in `direction`, at most `limit`. The log
+// keeps tags with each event (not indexed); this checks they are kept.
+absl::StatusOr<std::vector<RecordedEvent>> ReadTagged(const EventLog& log, absl::string_view tag,
+                                                      Direction direction,
+                                                      std::optional<Position> from, size_t limit) {
+  absl::StatusOr<std::vector<RecordedEvent>> all = ReadEverything(log);
+  if (!all.ok()) return all.status();
+  if (direction == Direction::kBackwards) std::reverse(all->begin(), all->end());
+  std::vector<RecordedEvent> out;
+  for (RecordedEvent& e : *all) {
+    if (out.size() >= limit) break;
+    if (from.has_value() &&
+        (direction == Direction::kForwards ? e.position < *from : e.position > *from)) {
+      continue;
+    }
+    if (std::find(e.tags.begin(), e.tags.end(), tag) != e.tags.end()) out.push_back(std::move(e));
+  }
+  return out;
 }
 
 class EventLogTest : public testing::Test {
@@ -396,7 +419,7 @@ TEST_F(EventLogTest, InvalidLastEventFailsWholeAppend) {
     EXPECT_THAT(log().FindEvent(id), StatusIs(absl::StatusCode::kNotFound)) << id;
   }
   ASSERT_OK_AND_ASSIGN(std::vector<RecordedEvent> tagged,
-                       log().ReadTag("org/acme", Direction::kForwards, std::nullopt, 100));
+                       ReadTagged(log(), "org/acme", Direction::kForwards, std::nullopt, 100));
   EXPECT_THAT(tagged, IsEmpty());
 
   // The valid events can be appended afterwards: nothing of them was kept.
@@ -499,7 +522,7 @@ TEST_F(EventLogTest, ReusedIdWithOtherContentIsAlreadyExists) {
   ASSERT_THAT(after, SizeIs(before.size()));
   for (size_t i = 0; i < before.size(); ++i) ExpectSameEvent(after[i], before[i]);
   ASSERT_OK_AND_ASSIGN(std::vector<RecordedEvent> other,
-                       log().ReadTag("org/other", Direction::kForwards, std::nullopt, 10));
+                       ReadTagged(log(), "org/other", Direction::kForwards, std::nullopt, 10));
   EXPECT_THAT(other, IsEmpty());
 
   // Still refused after reopening.
@@ -624,7 +647,7 @@ TEST_F(EventLogTest, ReopenKeepsEventsAndContinuesPositionsAndVersions) {
   EXPECT_EQ(VersionOf("deal/alpha"), StreamVersion(4));
   EXPECT_EQ(PositionOf("b-0"), Position(3));
   ASSERT_OK_AND_ASSIGN(std::vector<RecordedEvent> beta,
-                       log().ReadTag("org/beta", Direction::kForwards, std::nullopt, 10));
+                       ReadTagged(log(), "org/beta", Direction::kForwards, std::nullopt, 10));
   EXPECT_THAT(PositionsOf(beta), ElementsAre(1, 3));
 
   // The stream still exists and positions continue at last + 1.
@@ -813,18 +836,18 @@ TEST_P(PositionBoundaryTest, PositionsAcrossBoundaryKeepOrder) {
               ElementsAre(boundary, boundary - 1));
   EXPECT_THAT(positions(log().ReadAll(Direction::kForwards, Position(last + 1), 100)), IsEmpty());
 
-  EXPECT_THAT(positions(log().ReadTag("org/all", Direction::kForwards, std::nullopt, 100)),
+  EXPECT_THAT(positions(ReadTagged(log(), "org/all", Direction::kForwards, std::nullopt, 100)),
               ElementsAreArray(Range(first, last)));
-  EXPECT_THAT(positions(log().ReadTag("org/all", Direction::kBackwards, std::nullopt, 100)),
+  EXPECT_THAT(positions(ReadTagged(log(), "org/all", Direction::kBackwards, std::nullopt, 100)),
               ElementsAreArray(Range(last, first)));
-  EXPECT_THAT(positions(log().ReadTag("org/all", Direction::kForwards, at, 100)),
+  EXPECT_THAT(positions(ReadTagged(log(), "org/all", Direction::kForwards, at, 100)),
               ElementsAreArray(Range(boundary, last)));
-  EXPECT_THAT(positions(log().ReadTag("org/all", Direction::kBackwards, at, 100)),
+  EXPECT_THAT(positions(ReadTagged(log(), "org/all", Direction::kBackwards, at, 100)),
               ElementsAreArray(Range(boundary, first)));
   // org/even is on first, first+2, … = boundary-5, -3, -1, +1, +3.
-  EXPECT_THAT(positions(log().ReadTag("org/even", Direction::kForwards, at, 100)),
+  EXPECT_THAT(positions(ReadTagged(log(), "org/even", Direction::kForwards, at, 100)),
               ElementsAre(boundary + 1, boundary + 3));
-  EXPECT_THAT(positions(log().ReadTag("org/even", Direction::kBackwards, at, 100)),
+  EXPECT_THAT(positions(ReadTagged(log(), "org/even", Direction::kBackwards, at, 100)),
               ElementsAre(boundary - 1, boundary - 3, boundary - 5));
 
   ASSERT_OK_AND_ASSIGN(RecordedEvent e, log().ReadEvent(at));
@@ -933,7 +956,7 @@ TEST_F(EventLogTest, StreamsAndTagsThatArePrefixesOfOthersStayApart) {
               StatusIs(absl::StatusCode::kNotFound));
 
   auto tag_ids = [&](absl::string_view tag, Direction d) {
-    absl::StatusOr<std::vector<RecordedEvent>> events = log().ReadTag(tag, d, std::nullopt, 100);
+    absl::StatusOr<std::vector<RecordedEvent>> events = ReadTagged(log(), tag, d, std::nullopt, 100);
     EXPECT_OK(events);
     return events.ok() ? IdsOf(*events) : std::vector<std::string>{};
   };
@@ -958,7 +981,7 @@ TEST_F(EventLogTest, ReadsOfAnEmptyLog) {
     ASSERT_OK_AND_ASSIGN(all, log().ReadAll(d, Position(1), 10));
     EXPECT_THAT(all, IsEmpty());
     ASSERT_OK_AND_ASSIGN(std::vector<RecordedEvent> tagged,
-                         log().ReadTag("org/a", d, std::nullopt, 10));
+                         ReadTagged(log(), "org/a", d, std::nullopt, 10));
     EXPECT_THAT(tagged, IsEmpty());
     EXPECT_THAT(log().ReadStream("deal/a", d, std::nullopt, 10),
                 StatusIs(absl::StatusCode::kNotFound));
@@ -1105,14 +1128,14 @@ TEST_F(ReadTest, PointLookups) {
   EXPECT_EQ(log().LastPosition(), Position(10));
 }
 
-// --- Tags --------------------------------------------------------------------
+// --- Tags (kept with each event, not indexed) -------------------------------
 
-TEST_F(EventLogTest, ReadTagReturnsTaggedEventsInPositionOrder) {
+TEST_F(EventLogTest, TagsAreKeptWithEachEventOnceEach) {
   ASSERT_OK(Open());
   ASSERT_OK(log().Append("deal/1", ExpectedVersion::Any(),
                          {MakeEvent("t1", {"org/acme", "org/beta"}), MakeEvent("t2", {})}));
   ASSERT_OK(log().Append("deal/2", ExpectedVersion::Any(), {MakeEvent("t3", {"org/beta"})}));
-  // A tag repeated within one event is indexed once.
+  // A tag repeated within one event is kept once.
   ASSERT_OK(log().Append("deal/3", ExpectedVersion::Any(),
                          {MakeEvent("t4", {"org/acme", "org/acme", "org/gamma", "org/acme"})}));
   ASSERT_OK(log().Append("deal/1", ExpectedVersion::Any(),
@@ -1121,7 +1144,7 @@ TEST_F(EventLogTest, ReadTagReturnsTaggedEventsInPositionOrder) {
   auto read = [&](absl::string_view tag, Direction d, std::optional<uint64_t> from, size_t limit) {
     std::optional<Position> p;
     if (from) p = Position(*from);
-    absl::StatusOr<std::vector<RecordedEvent>> events = log().ReadTag(tag, d, p, limit);
+    absl::StatusOr<std::vector<RecordedEvent>> events = ReadTagged(log(), tag, d, p, limit);
     EXPECT_OK(events);
     return events.ok() ? *events : std::vector<RecordedEvent>{};
   };
@@ -1142,7 +1165,7 @@ TEST_F(EventLogTest, ReadTagReturnsTaggedEventsInPositionOrder) {
   EXPECT_THAT(IdsOf(read("org/gamma", kB, std::nullopt, 100)), ElementsAre("t4"));
   EXPECT_THAT(read("org/none", kF, std::nullopt, 100), IsEmpty());
 
-  // ReadTag returns whole events.
+  // Tagged events are whole events.
   std::vector<RecordedEvent> beta = read("org/beta", kF, std::nullopt, 100);
   ASSERT_THAT(beta, SizeIs(3));
   EXPECT_EQ(beta[1].stream, "deal/2");
@@ -1844,6 +1867,360 @@ TEST_F(EventLogTest, StateColumnFamilyOfAnEarlierVersionIsDroppedOnOpen) {
   std::vector<std::string> families;
   ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir_, &families).ok());
   EXPECT_THAT(families, ::testing::Not(::testing::Contains("state")));
+}
+
+
+// --- Stream runs -----------------------------------------------------------
+
+TEST_F(EventLogTest, AnAppendIsOneRunOfTheStreamIndex) {
+  ASSERT_OK(Open());
+  // Runs of 1, 100, 1 and 37 events, interleaved with another stream.
+  ASSERT_OK(log().Append("s", ExpectedVersion::NoStream(), MakeEvents("a", 1)));
+  ASSERT_OK(log().Append("other", ExpectedVersion::Any(), MakeEvents("o", 3)));
+  ASSERT_OK(log().Append("s", ExpectedVersion::Exact(StreamVersion(0)), MakeEvents("b", 100)));
+  ASSERT_OK(log().Append("s", ExpectedVersion::Exact(StreamVersion(100)), MakeEvents("c", 1)));
+  ASSERT_OK(log().Append("other", ExpectedVersion::Any(), MakeEvents("p", 2)));
+  ASSERT_OK(log().Append("s", ExpectedVersion::Exact(StreamVersion(101)), MakeEvents("d", 37)));
+  EXPECT_EQ(VersionOf("s"), StreamVersion(138));
+  EXPECT_EQ(VersionOf("other"), StreamVersion(4));
+
+  auto versions = [&](Direction d, std::optional<uint64_t> from, size_t limit) {
+    std::optional<StreamVersion> v;
+    if (from) v = StreamVersion(*from);
+    absl::StatusOr<std::vector<RecordedEvent>> events = log().ReadStream("s", d, v, limit);
+    EXPECT_OK(events);
+    std::vector<uint64_t> out;
+    if (!events.ok()) return out;
+    for (const RecordedEvent& e : *events) {
+      EXPECT_EQ(e.stream, "s");
+      out.push_back(e.stream_version.value());
+    }
+    return out;
+  };
+  const auto kF = Direction::kForwards;
+  const auto kB = Direction::kBackwards;
+  EXPECT_THAT(versions(kF, std::nullopt, 1000), ElementsAreArray(Range(0, 138)));
+  EXPECT_THAT(versions(kB, std::nullopt, 1000), ElementsAreArray(Range(138, 0)));
+  // Starting inside a run, across run boundaries, with limits.
+  EXPECT_THAT(versions(kF, 50, 3), ElementsAre(50, 51, 52));
+  EXPECT_THAT(versions(kF, 99, 4), ElementsAre(99, 100, 101, 102));
+  EXPECT_THAT(versions(kB, 102, 4), ElementsAre(102, 101, 100, 99));
+  EXPECT_THAT(versions(kB, 1, 5), ElementsAre(1, 0));
+  EXPECT_THAT(versions(kF, 138, 5), ElementsAre(138));
+  EXPECT_THAT(versions(kF, 139, 5), IsEmpty());
+  EXPECT_THAT(versions(kB, 500, 2), ElementsAre(138, 137));
+  // Positions follow the runs.
+  ASSERT_OK_AND_ASSIGN(std::vector<RecordedEvent> at,
+                       log().ReadStream("s", kF, StreamVersion(100), 2));
+  ASSERT_THAT(at, SizeIs(2));
+  EXPECT_EQ(at[0].event_id, "b-99");
+  EXPECT_EQ(at[0].position, Position(104));
+  EXPECT_EQ(at[1].event_id, "c-0");
+  EXPECT_EQ(at[1].position, Position(105));
+
+  // Four appends, four keys: one per run, not one per event.
+  ASSERT_OK(log().Close());
+  log_.reset();
+  rocksdb::Options options;
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  std::vector<std::string> names;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir_, &names).ok());
+  for (const std::string& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  ASSERT_TRUE(rocksdb::DB::OpenForReadOnly(options, dir_, cfs, &handles, &raw).ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  const size_t streams = std::find(names.begin(), names.end(), "streams") - names.begin();
+  ASSERT_LT(streams, names.size());
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, handles[streams]));
+  int s_keys = 0, other_keys = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->key().starts_with(rocksdb::Slice("s\0", 2))) ++s_keys;
+    if (it->key().starts_with(rocksdb::Slice("other\0", 6))) ++other_keys;
+  }
+  EXPECT_EQ(s_keys, 4);
+  EXPECT_EQ(other_keys, 2);
+  EXPECT_THAT(names, ::testing::Not(::testing::Contains("tags")));
+  it.reset();
+  for (rocksdb::ColumnFamilyHandle* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+}
+
+// --- Formats -----------------------------------------------------------------
+
+// A format 1 record (Dealwire 0.1): the id as given, tags with the event.
+std::string FormatOneRecord(absl::string_view stream, uint64_t version, int64_t micros,
+                            absl::string_view id, absl::string_view type,
+                            const std::vector<std::string>& tags, absl::string_view data) {
+  auto varint = [](std::string* out, uint64_t v) {
+    while (v >= 0x80) {
+      out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+      v >>= 7;
+    }
+    out->push_back(static_cast<char>(v));
+  };
+  auto bytes = [&](std::string* out, absl::string_view b) {
+    varint(out, b.size());
+    out->append(b.data(), b.size());
+  };
+  std::string r(1, '\x01');
+  varint(&r, version);
+  varint(&r, static_cast<uint64_t>(micros));
+  bytes(&r, stream);
+  bytes(&r, id);
+  bytes(&r, type);
+  varint(&r, tags.size());
+  for (const std::string& t : tags) bytes(&r, t);
+  bytes(&r, data);
+  return r;
+}
+
+std::string BigEndian(uint64_t v) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i, v >>= 8) out[i] = static_cast<char>(v & 0xff);
+  return out;
+}
+
+TEST_F(EventLogTest, AFormatOneLogIsReadAndAppendedTo) {
+  // As Dealwire 0.1 left it: one stream key per event, a tag index, no
+  // format key; a UUID id and another id.
+  const std::string uuid = "0b6f2c1e-7d4a-4e8b-9a51-3c2d1f0e9b7a";
+  const std::vector<std::string> ids = {uuid, "legacy-id"};
+  {
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    options.create_missing_column_families = true;
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+        {rocksdb::kDefaultColumnFamilyName, {}}, {"events", {}}, {"streams", {}},
+        {"event_ids", {}}, {"tags", {}}, {"metadata", {}}};
+    std::vector<rocksdb::ColumnFamilyHandle*> h;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, dir_, cfs, &h, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    for (uint64_t i = 0; i < 2; ++i) {
+      const uint64_t position = i + 1;
+      ASSERT_TRUE(db->Put({}, h[1], BigEndian(position),
+                          FormatOneRecord("deal/old", i, 1'700'000'000'000'000 + i, ids[i],
+                                          "TestEvent", {"org/acme"},
+                                          absl::StrCat("data of ", ids[i])))
+                      .ok());
+      ASSERT_TRUE(db->Put({}, h[2], absl::StrCat(std::string("deal/old\0", 9), BigEndian(i)),
+                          BigEndian(position))
+                      .ok());
+      const std::string id_key =
+          i == 0 ? std::string("\x01\x0b\x6f\x2c\x1e\x7d\x4a\x4e\x8b\x9a\x51\x3c\x2d\x1f\x0e\x9b\x7a",
+                               17)
+                 : absl::StrCat(std::string(1, '\0'), ids[i]);
+      ASSERT_TRUE(db->Put({}, h[3], id_key, BigEndian(position)).ok());
+      ASSERT_TRUE(
+          db->Put({}, h[4], absl::StrCat(std::string("org/acme\0", 9), BigEndian(position)), "")
+              .ok());
+    }
+    for (rocksdb::ColumnFamilyHandle* x : h) ASSERT_TRUE(db->DestroyColumnFamilyHandle(x).ok());
+    ASSERT_TRUE(db->Close().ok());
+  }
+  ASSERT_OK(Open());
+  EXPECT_EQ(log().LastPosition(), Position(2));
+  EXPECT_EQ(VersionOf("deal/old"), StreamVersion(1));
+  EXPECT_EQ(PositionOf(uuid), Position(1));
+  EXPECT_EQ(PositionOf("legacy-id"), Position(2));
+  ASSERT_OK_AND_ASSIGN(std::vector<RecordedEvent> old,
+                       log().ReadStream("deal/old", Direction::kBackwards, std::nullopt, 10));
+  EXPECT_THAT(IdsOf(old), ElementsAre("legacy-id", uuid));
+  EXPECT_EQ(old[1].tags, std::vector<std::string>{"org/acme"});
+  EXPECT_EQ(old[1].data, absl::StrCat("data of ", uuid));
+  // A retry of a format 1 event is a repeat; the stream goes on.
+  ASSERT_OK_AND_ASSIGN(AppendResult again,
+                       log().Append("deal/old", ExpectedVersion::Any(),
+                                    {MakeEvent(uuid, {"org/acme"})}));
+  EXPECT_TRUE(again.duplicate);
+  EXPECT_EQ(again.first_position, Position(1));
+  ASSERT_OK_AND_ASSIGN(AppendResult next,
+                       log().Append("deal/old", ExpectedVersion::Exact(StreamVersion(1)),
+                                    MakeEvents("new", 2)));
+  EXPECT_EQ(next.first_position, Position(3));
+  EXPECT_EQ(next.first_version, StreamVersion(2));
+  ASSERT_OK(Reopen());
+  ASSERT_OK_AND_ASSIGN(std::vector<RecordedEvent> all, ReadEverything(log()));
+  EXPECT_THAT(IdsOf(all), ElementsAre(uuid, "legacy-id", "new-0", "new-1"));
+  ASSERT_OK(log().Close());
+  log_.reset();
+  std::vector<std::string> families;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir_, &families).ok());
+  EXPECT_THAT(families, ::testing::Not(::testing::Contains("tags")));
+}
+
+TEST_F(EventLogTest, ALogOfANewerFormatIsRefused) {
+  ASSERT_OK(Open());
+  ASSERT_OK(log().Append("deal/a", ExpectedVersion::Any(), MakeEvents("a", 1)));
+  ASSERT_OK(log().Close());
+  log_.reset();
+  {
+    rocksdb::Options options;
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir_, &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (const std::string& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> h;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, dir_, cfs, &h, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    std::string format;
+    ASSERT_TRUE(db->Get({}, "dealwire.log.format", &format).ok());
+    EXPECT_EQ(format, "2");
+    ASSERT_TRUE(db->Put({}, "dealwire.log.format", "3").ok());
+    for (rocksdb::ColumnFamilyHandle* x : h) ASSERT_TRUE(db->DestroyColumnFamilyHandle(x).ok());
+    ASSERT_TRUE(db->Close().ok());
+  }
+  EXPECT_THAT(Open(), StatusIsWith(absl::StatusCode::kFailedPrecondition, "format 3"));
+}
+
+// --- Deciders ----------------------------------------------------------------
+
+// A proposal of events named by their ids; it says when it is destroyed.
+class TestProposal final : public Proposal {
+ public:
+  TestProposal(std::vector<std::string> ids, std::atomic<int>* destroyed)
+      : ids_(std::move(ids)), destroyed_(destroyed) {}
+  ~TestProposal() override {
+    if (destroyed_ != nullptr) destroyed_->fetch_add(1);
+  }
+  size_t size() const override { return ids_.size(); }
+  size_t bytes() const override { return 10 * ids_.size(); }
+  const std::vector<std::string>& ids() const { return ids_; }
+
+ private:
+  std::vector<std::string> ids_;
+  std::atomic<int>* destroyed_;
+};
+
+// Encodes each id as an event "TestEvent"; Decide refuses ids starting with
+// "bad", tags each event with the ids decided before it (state!), and
+// records what it was asked.
+class TestDecider final : public Decider {
+ public:
+  absl::Status Recover(const EventLog& log) override {
+    absl::StatusOr<std::vector<RecordedEvent>> all = log.ReadAll(Direction::kForwards, {}, 1000);
+    if (!all.ok()) return all.status();
+    recovered = all->size();
+    for (const RecordedEvent& e : *all) decided.push_back(e.event_id);
+    return absl::OkStatus();
+  }
+  absl::Status Encode(absl::string_view stream, const Proposal& proposal,
+                      std::vector<ProposedEvent>* events) override {
+    calls.push_back(absl::StrCat("encode ", stream));
+    for (const std::string& id : static_cast<const TestProposal&>(proposal).ids()) {
+      if (id == "unencodable") return absl::InvalidArgumentError("events[0]: unencodable");
+      events->push_back(MakeEvent(id));
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Decide(absl::string_view stream, Position first, absl::Time recorded,
+                      const Proposal* proposal, std::vector<ProposedEvent>* events) override {
+    calls.push_back(absl::StrCat("decide ", stream, " at ", first.value(),
+                                 proposal == nullptr ? " complete" : " proposed"));
+    last_recorded = recorded;
+    for (const ProposedEvent& e : *events) {
+      if (absl::StartsWith(e.event_id, "bad")) {
+        return absl::FailedPreconditionError(absl::StrCat("events: ", e.event_id, " is bad"));
+      }
+    }
+    for (ProposedEvent& e : *events) {
+      e.tags = {absl::StrCat("after/", decided.size())};
+      decided.push_back(e.event_id);
+    }
+    return absl::OkStatus();
+  }
+  std::vector<std::string> calls;    // writer thread, read after the appends
+  std::vector<std::string> decided;  // ids accepted, in order
+  size_t recovered = 0;
+  absl::Time last_recorded;
+};
+
+TEST_F(EventLogTest, ProposalsNeedADecider) {
+  ASSERT_OK(Open());
+  std::atomic<int> destroyed{0};
+  EXPECT_THAT(log().Propose("s", ExpectedVersion::Any(),
+                            std::make_unique<TestProposal>(std::vector<std::string>{"a"},
+                                                           &destroyed)),
+              StatusIsWith(absl::StatusCode::kFailedPrecondition, "no decider"));
+  EXPECT_EQ(destroyed.load(), 1);
+  EXPECT_EQ(log().LastPosition(), Position(0));
+}
+
+TEST_F(EventLogTest, TheDeciderEncodesThenDecidesEachAppendOnce) {
+  auto decider = std::make_shared<TestDecider>();
+  Options options;
+  options.decider = decider;
+  ASSERT_OK(Open(options));
+  std::atomic<int> destroyed{0};
+  auto propose = [&](std::string stream, ExpectedVersion expected, std::vector<std::string> ids) {
+    return log().Propose(std::move(stream), expected,
+                         std::make_unique<TestProposal>(std::move(ids), &destroyed));
+  };
+  ASSERT_OK_AND_ASSIGN(AppendResult r, propose("s", ExpectedVersion::NoStream(), {"a", "b"}));
+  EXPECT_EQ(r.first_position, Position(1));
+  EXPECT_EQ(decider->last_recorded, r.recorded_time);
+  // Refused by Decide: nothing written, and the next append gets position 3.
+  EXPECT_THAT(propose("s", ExpectedVersion::Any(), {"c", "bad-d"}),
+              StatusIsWith(absl::StatusCode::kFailedPrecondition, "bad-d is bad"));
+  // Refused by Encode.
+  EXPECT_THAT(propose("t", ExpectedVersion::Any(), {"unencodable"}),
+              StatusIsWith(absl::StatusCode::kInvalidArgument, "unencodable"));
+  // The log's own checks run on what Encode made: a repeated id.
+  EXPECT_THAT(propose("t", ExpectedVersion::Any(), {"x", "x"}),
+              StatusIsWith(absl::StatusCode::kInvalidArgument, "repeats events[0].event_id"));
+  // A repeat is found by the encoded ids before the version check and is
+  // never decided again.
+  ASSERT_OK_AND_ASSIGN(AppendResult again, propose("s", ExpectedVersion::NoStream(), {"a", "b"}));
+  EXPECT_TRUE(again.duplicate);
+  EXPECT_EQ(again.first_position, Position(1));
+  // A version conflict is not decided either.
+  EXPECT_THAT(propose("s", ExpectedVersion::NoStream(), {"e"}),
+              StatusIs(absl::StatusCode::kAborted));
+  ASSERT_OK_AND_ASSIGN(r, propose("s", ExpectedVersion::Exact(StreamVersion(1)), {"e"}));
+  EXPECT_EQ(r.first_position, Position(3));
+  // Complete events are decided too, with no proposal.
+  ASSERT_OK(log().Append("u", ExpectedVersion::Any(), {MakeEvent("f", {"mine"})}));
+  EXPECT_THAT(decider->calls,
+              ElementsAre("encode s", "decide s at 1 proposed", "encode s",
+                          "decide s at 3 proposed", "encode t", "encode t", "encode s",
+                          "encode s", "encode s", "decide s at 3 proposed",
+                          "decide u at 4 complete"));
+  // The decider's tags are stored (its state saw a, b before e).
+  ASSERT_OK_AND_ASSIGN(RecordedEvent e, log().ReadEvent(Position(3)));
+  EXPECT_EQ(e.tags, std::vector<std::string>{"after/2"});
+  ASSERT_OK_AND_ASSIGN(RecordedEvent f, log().ReadEvent(Position(4)));
+  EXPECT_EQ(f.tags, std::vector<std::string>{"after/3"});
+  // Every proposal is destroyed, each once.
+  EXPECT_EQ(destroyed.load(), 7);
+  // A reopened log recovers the decider from what was committed.
+  auto reopened = std::make_shared<TestDecider>();
+  options.decider = reopened;
+  ASSERT_OK(Reopen(options));
+  EXPECT_EQ(reopened->recovered, 4u);
+}
+
+TEST_F(EventLogTest, AProposalIsDestroyedBeforeItsCallbackRuns) {
+  auto decider = std::make_shared<TestDecider>();
+  Options options;
+  options.decider = decider;
+  ASSERT_OK(Open(options));
+  std::atomic<int> destroyed{0};
+  for (int k = 0; k < 20; ++k) {
+    absl::Notification done;
+    int destroyed_before_callback = -1;
+    log().ProposeAsync(
+        absl::StrCat("s", k), ExpectedVersion::Any(),
+        std::make_unique<TestProposal>(std::vector<std::string>{absl::StrCat("id", k)},
+                                       &destroyed),
+        [&](absl::StatusOr<AppendResult> r) {
+          EXPECT_OK(r);
+          destroyed_before_callback = destroyed.load();
+          done.Notify();
+        });
+    ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+    EXPECT_EQ(destroyed_before_callback, k + 1);
+  }
 }
 
 }  // namespace

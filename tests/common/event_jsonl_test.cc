@@ -1,6 +1,6 @@
 // Tests of JSON Lines of events (projections/event_jsonl.h) and of the seed
 // story written in that format (demo/seed_story.jsonl).
-#include "projections/event_jsonl.h"
+#include "common/event_jsonl.h"
 
 #include <fstream>
 #include <sstream>
@@ -15,11 +15,12 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
-#include "projections/validate.h"
+#include "common/uuid.h"
+#include "domain/validate.h"
 #include "tests/bench/domain_rules.h"
 #include "tests/common/status_matchers.h"
 
-namespace dealwire::projections {
+namespace dealwire::common {
 namespace {
 
 namespace v1 = dealwire::v1;
@@ -191,8 +192,8 @@ TEST(SeedStoryTest, ParsesAndEveryEventIsValidWhenAppendedInFileOrder) {
     EXPECT_TRUE(IsCanonicalUuid(e.event_id()));
     EXPECT_TRUE(ids.insert(e.event_id()).second) << "event id used twice";
     // Server-set fields are left empty; the stream is the one to append to.
-    EXPECT_OK(ValidateEnvelope(e, "event"));
-    EXPECT_OK(ValidateStreamName(e.stream(), "stream"));
+    EXPECT_OK(domain::ValidateEnvelope(e, "event"));
+    EXPECT_OK(domain::ValidateStreamName(e.stream(), "stream"));
     EXPECT_OK(rules.Apply(e));
     EXPECT_GE(e.sources_size(), 1);
     for (const v1::Source& s : e.sources()) {
@@ -354,4 +355,4 @@ TEST(SeedStoryTest, TellsTheStoryOfTheArticle) {
 }
 
 }  // namespace
-}  // namespace dealwire::projections
+}  // namespace dealwire::common

@@ -1,4 +1,4 @@
-#include "projections/event_jsonl.h"
+#include "common/event_jsonl.h"
 
 #include <cerrno>
 #include <cstring>
@@ -20,7 +20,7 @@
 #include "google/protobuf/util/type_resolver.h"
 #include "google/protobuf/util/type_resolver_util.h"
 
-namespace dealwire::projections {
+namespace dealwire::common {
 namespace {
 
 namespace v1 = dealwire::v1;
@@ -96,35 +96,55 @@ absl::Status LineError(absl::string_view source_name, int line, absl::string_vie
       source_name, ":", line, ": ", absl::StrReplaceAll(reason, {{"\r", " "}, {"\n", " "}})));
 }
 
+absl::string_view OneLine(absl::string_view reason, std::string* buffer) {
+  *buffer = absl::StrReplaceAll(reason, {{"\r", " "}, {"\n", " "}});
+  return *buffer;
+}
+
 // Parses one line (without its '\n') into `out`. Returns true when the line
 // held an event and false when it is a comment or blank.
 absl::StatusOr<bool> ParseLine(absl::string_view text, absl::string_view source_name, int line,
                                v1::Event* out) {
-  if (line == 1 && absl::StartsWith(text, kUtf8Bom)) text.remove_prefix(kUtf8Bom.size());
-  if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
-  const absl::string_view rest = absl::StripLeadingAsciiWhitespace(text);
-  if (rest.empty() || rest.front() == '#') return false;
-
-  // What JsonStringToMessage does, with the cached type resolver.
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = false;
-  thread_local std::string binary;
-  binary.clear();
-  const auto status = google::protobuf::util::JsonToBinaryString(
-      &ThreadResolver(), EventTypeUrl(), google::protobuf::StringPiece(text.data(), text.size()),
-      &binary, options);
-  if (!status.ok()) {
-    const auto message = status.message();
-    return LineError(source_name, line, absl::string_view(message.data(), message.size()));
-  }
-  if (!out->ParseFromString(binary)) {
-    return LineError(source_name, line, "JSON transcoder produced invalid protobuf output.");
+  const absl::string_view json = EventLineText(text, line == 1);
+  if (json.empty()) return false;
+  if (absl::Status s = ParseEventJson(json, out); !s.ok()) {
+    return LineError(source_name, line, s.message());
   }
   if (out->stream().empty()) return LineError(source_name, line, "stream: missing");
   return true;
 }
 
 }  // namespace
+
+absl::string_view EventLineText(absl::string_view line, bool first_line) {
+  if (first_line && absl::StartsWith(line, kUtf8Bom)) line.remove_prefix(kUtf8Bom.size());
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  const absl::string_view rest = absl::StripLeadingAsciiWhitespace(line);
+  if (rest.empty() || rest.front() == '#') return {};
+  return line;
+}
+
+absl::Status ParseEventJson(absl::string_view json, v1::Event* out) {
+  // What JsonStringToMessage does, with the cached type resolver.
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  thread_local std::string binary;
+  binary.clear();
+  const auto status = google::protobuf::util::JsonToBinaryString(
+      &ThreadResolver(), EventTypeUrl(), google::protobuf::StringPiece(json.data(), json.size()),
+      &binary, options);
+  std::string reason;
+  if (!status.ok()) {
+    const auto message = status.message();
+    return absl::InvalidArgumentError(
+        OneLine(absl::string_view(message.data(), message.size()), &reason));
+  }
+  out->Clear();
+  if (!out->ParseFromString(binary)) {
+    return absl::InvalidArgumentError("JSON transcoder produced invalid protobuf output.");
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::vector<v1::Event>> ParseEventsJsonl(absl::string_view text,
                                                         absl::string_view source_name) {
@@ -212,4 +232,4 @@ void AppendEventJsonl(const v1::Event& event, std::string* out) {
   out->push_back('\n');
 }
 
-}  // namespace dealwire::projections
+}  // namespace dealwire::common

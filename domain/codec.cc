@@ -1,50 +1,56 @@
-#include "projections/event_codec.h"
+#include "domain/codec.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/event_types.h"
+#include "domain/validate.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/time_util.h"
 #include "google/protobuf/wire_format_lite.h"
-#include "projections/event_tags.h"
-#include "projections/validate.h"
 
-namespace dealwire::projections {
+namespace dealwire::domain {
 
 namespace v1 = dealwire::v1;
+using google::protobuf::internal::WireFormatLite;
 
-absl::StatusOr<store::ProposedEvent> EncodeEvent(const v1::Event& event, absl::string_view stream,
-                                                 absl::string_view field,
-                                                 absl::string_view recorded_by,
-                                                 const store::EventLog& log,
-                                                 absl::Span<const store::ProposedEvent> earlier) {
+absl::Status EncodeEvent(const v1::Event& event, absl::string_view stream, absl::string_view field,
+                         absl::string_view recorded_by, store::ProposedEvent* out) {
   if (absl::Status s = ValidateEnvelope(event, field); !s.ok()) return s;
   if (!event.stream().empty() && event.stream() != stream) {
     return absl::InvalidArgumentError(
         absl::StrCat(field, ".stream: '", event.stream().substr(0, 200),
                      "' differs from the request's stream; leave it empty"));
   }
-  absl::StatusOr<std::vector<std::string>> tags = EventTags(event.payload(), log, earlier);
-  if (!tags.ok()) return tags.status();
-
-  // Only what the log does not keep by itself.
-  v1::Event kept;
-  *kept.mutable_effective() = event.effective();
-  *kept.mutable_sources() = event.sources();
-  kept.set_confidence(event.confidence());
-  kept.set_recorded_by(std::string(recorded_by));
-  *kept.mutable_payload() = event.payload();
-
-  store::ProposedEvent out;
-  out.event_id = event.event_id();
-  out.type = EventTypeName(event.payload());
-  out.tags = *std::move(tags);
+  out->event_id = event.event_id();
+  out->type = common::EventTypeName(event.payload());
+  // Only what the log does not keep by itself, written straight from
+  // `event` in field order: the bytes of a v1::Event holding just these
+  // fields (there are no maps, so this is also its deterministic form).
+  out->data.clear();
   {
-    google::protobuf::io::StringOutputStream raw(&out.data);
+    google::protobuf::io::StringOutputStream raw(&out->data);
     google::protobuf::io::CodedOutputStream coded(&raw);
     coded.SetSerializationDeterministic(true);
-    kept.SerializeToCodedStream(&coded);
+    // WriteMessage writes the cached sizes that ByteSizeLong computes.
+    event.effective().ByteSizeLong();
+    WireFormatLite::WriteMessage(v1::Event::kEffectiveFieldNumber, event.effective(), &coded);
+    for (const v1::Source& source : event.sources()) {
+      source.ByteSizeLong();
+      WireFormatLite::WriteMessage(v1::Event::kSourcesFieldNumber, source, &coded);
+    }
+    if (event.confidence() != 0) {
+      WireFormatLite::WriteEnum(v1::Event::kConfidenceFieldNumber, event.confidence(), &coded);
+    }
+    if (!recorded_by.empty()) {
+      WireFormatLite::WriteTag(v1::Event::kRecordedByFieldNumber,
+                               WireFormatLite::WIRETYPE_LENGTH_DELIMITED, &coded);
+      coded.WriteVarint32(static_cast<uint32_t>(recorded_by.size()));
+      coded.WriteRaw(recorded_by.data(), static_cast<int>(recorded_by.size()));
+    }
+    event.payload().ByteSizeLong();
+    WireFormatLite::WriteMessage(v1::Event::kPayloadFieldNumber, event.payload(), &coded);
   }
-  return out;
+  return absl::OkStatus();
 }
 
 absl::Status DecodeEvent(const store::RecordedEvent& r, v1::Event* out) {
@@ -74,7 +80,6 @@ std::string DeterministicBytes(const google::protobuf::Message& message) {
 
 void AppendEventWire(const store::RecordedEvent& r, std::string* out) {
   using google::protobuf::io::CodedOutputStream;
-  using google::protobuf::internal::WireFormatLite;
   const int64_t micros = absl::ToUnixMicros(r.recorded_time);
   int64_t seconds = micros / 1000000;
   int32_t nanos = static_cast<int32_t>(micros % 1000000) * 1000;
@@ -102,4 +107,4 @@ void AppendEventWire(const store::RecordedEvent& r, std::string* out) {
   coded.WriteRaw(r.data.data(), static_cast<int>(r.data.size()));
 }
 
-}  // namespace dealwire::projections
+}  // namespace dealwire::domain

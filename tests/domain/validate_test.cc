@@ -1,5 +1,5 @@
-// Tests of the state-free checks of an event (projections/validate.h).
-#include "projections/validate.h"
+// Tests of the state-free checks of an event (domain/validate.h).
+#include "domain/validate.h"
 
 #include <functional>
 #include <string>
@@ -10,7 +10,7 @@
 #include "common/currency.h"
 #include "tests/common/status_matchers.h"
 
-namespace dealwire::projections {
+namespace dealwire::domain {
 namespace {
 
 namespace v1 = dealwire::v1;
@@ -45,15 +45,6 @@ v1::Event ValidEvent() {
   org->set_name("OpenAI");
   org->set_kind(v1::ORGANIZATION_KIND_COMPANY);
   return e;
-}
-
-TEST(ValidateTest, CanonicalUuids) {
-  EXPECT_TRUE(IsCanonicalUuid("0b6f2c1e-7d4a-4e8b-9a51-3c2d1f0e9b7a"));
-  EXPECT_FALSE(IsCanonicalUuid("0B6F2C1E-7D4A-4E8B-9A51-3C2D1F0E9B7A"));  // upper case
-  EXPECT_FALSE(IsCanonicalUuid("00000000-0000-0000-0000-000000000000"));  // nil
-  EXPECT_FALSE(IsCanonicalUuid("0b6f2c1e7d4a4e8b9a513c2d1f0e9b7a"));      // no dashes
-  EXPECT_FALSE(IsCanonicalUuid("0b6f2c1e-7d4a-4e8b-9a51-3c2d1f0e9b7g"));
-  EXPECT_FALSE(IsCanonicalUuid(""));
 }
 
 TEST(ValidateTest, DatesAtEachPrecision) {
@@ -670,4 +661,4 @@ TEST(ValidateTest, PayloadRulesNameTheField) {
 }
 
 }  // namespace
-}  // namespace dealwire::projections
+}  // namespace dealwire::domain

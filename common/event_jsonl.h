@@ -1,4 +1,4 @@
-// projections/event_jsonl.h — events as JSON Lines: one dealwire.v1.Event per
+// common/event_jsonl.h — events as JSON Lines: one dealwire.v1.Event per
 // line, in protobuf's canonical JSON mapping (lowerCamelCase field names, enum
 // value names, 64-bit integers as strings), for demo data, bulk import and
 // generated load.
@@ -38,7 +38,17 @@
 #include "absl/strings/string_view.h"
 #include "dealwire/v1/events.pb.h"
 
-namespace dealwire::projections {
+namespace dealwire::common {
+
+// Returns the JSON of one line (without its '\n'): without a "\r" ending nor,
+// on the `first_line`, a UTF-8 byte order mark; empty for blank lines and
+// comments. For readers that split lines themselves (the CLI's import).
+absl::string_view EventLineText(absl::string_view line, bool first_line);
+
+// Parses `json`, one event in the canonical JSON mapping, into `out` (cleared
+// first). Returns INVALID_ARGUMENT with the JSON parser's reason, on one
+// line. Does not require `stream`.
+absl::Status ParseEventJson(absl::string_view json, dealwire::v1::Event* out);
 
 // Parses `text`, JSON Lines of events, into the events in line order.
 // `source_name` (a file name, "stdin") prefixes error messages.
@@ -101,4 +111,4 @@ class EventJsonlReader {
 // error, so that reading the output fails at that line instead of skipping it.
 void AppendEventJsonl(const dealwire::v1::Event& event, std::string* out);
 
-}  // namespace dealwire::projections
+}  // namespace dealwire::common

@@ -1,7 +1,8 @@
-// projections/event_codec.h — how a dealwire.v1.Event is kept in the log.
+// domain/codec.h — how a dealwire.v1.Event is kept in the log.
 //
-//   ASSIGN_OR_RETURN(store::ProposedEvent stored,
-//                    EncodeEvent(request.events(i), request.stream(), "events[0]", "anonymous", log));
+//   store::ProposedEvent stored;
+//   RETURN_IF_ERROR(EncodeEvent(request.events(0), request.stream(), "events[0]", "anonymous",
+//                               &stored));
 //   ...
 //   dealwire::v1::Event event;
 //   RETURN_IF_ERROR(DecodeEvent(recorded, &event));
@@ -9,31 +10,29 @@
 // The log keeps the event's identity and order itself (event id, stream,
 // version, position, recorded time); the record's data is the rest of the
 // envelope and the payload, serialized deterministically, so an identical
-// retry has identical bytes. The record's type is the payload's type name and
-// its tags come from EventTags (event_tags.h).
+// retry has identical bytes. The record's type is the payload's type name;
+// its tags are the decider's (decider.h).
 #pragma once
 
 #include <string>
 
-#include "absl/status/statusor.h"
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
-#include "absl/types/span.h"
 #include "dealwire/v1/events.pb.h"
-#include "store/event_log.h"
+#include "store/types.h"
 
-namespace dealwire::projections {
+namespace dealwire::domain {
 
-// Validates the envelope of `event` (see ValidateEnvelope; `field` prefixes
-// error messages, e.g. "events[3]") as an event of `stream`, and returns what
-// the log stores. `recorded_by` is the appending principal. Reads `log`, and
-// `earlier` (the events before it in the same append, encoded), to tag events
-// that refer to earlier ones (EventTags).
+// Checks `event` as an event to append to `stream` (ValidateEnvelope, with
+// `field` prefixing error messages, e.g. "events[3]"; a `stream` field that
+// differs from `stream`) and fills `out` with what the log stores: its id,
+// type and data, serialized once. `recorded_by` is the appending principal.
+// `out->tags` is left as it is.
 //
-// Returns INVALID_ARGUMENT naming the field, or the log's read errors.
-absl::StatusOr<store::ProposedEvent> EncodeEvent(
-    const dealwire::v1::Event& event, absl::string_view stream, absl::string_view field,
-    absl::string_view recorded_by, const store::EventLog& log,
-    absl::Span<const store::ProposedEvent> earlier = {});
+// Returns INVALID_ARGUMENT naming the field.
+absl::Status EncodeEvent(const dealwire::v1::Event& event, absl::string_view stream,
+                         absl::string_view field, absl::string_view recorded_by,
+                         store::ProposedEvent* out);
 
 // Returns `message` serialized with map entries in key order, so that equal
 // messages are equal bytes (digests, page tokens, stored state).
@@ -50,4 +49,4 @@ absl::Status DecodeEvent(const store::RecordedEvent& recorded, dealwire::v1::Eve
 // streamed to many subscribers at the cost of a copy.
 void AppendEventWire(const store::RecordedEvent& recorded, std::string* out);
 
-}  // namespace dealwire::projections
+}  // namespace dealwire::domain

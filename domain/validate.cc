@@ -1,4 +1,4 @@
-#include "projections/validate.h"
+#include "domain/validate.h"
 
 #include <string>
 #include <utility>
@@ -7,9 +7,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/calendar.h"
 #include "common/currency.h"
+#include "common/event_types.h"
+#include "common/uuid.h"
 
-namespace dealwire::projections {
+namespace dealwire::domain {
 namespace {
 
 namespace v1 = dealwire::v1;
@@ -110,7 +113,7 @@ class PayloadChecker {
   }
 
   void EventId(absl::string_view sub, const std::string& id) {
-    if (!IsCanonicalUuid(id)) {
+    if (!common::IsCanonicalUuid(id)) {
       Fail(sub, absl::StrCat("'", Clip(id), "' is not an event id (a canonical lower-case UUID)"));
     }
   }
@@ -242,54 +245,7 @@ class PayloadChecker {
   absl::Status status_;
 };
 
-// Returns the field name of the payload's case, e.g. "investment_reported".
-const std::string& PayloadCaseName(const v1::EventPayload& p) {
-  return v1::EventPayload::descriptor()->FindFieldByNumber(p.payload_case())->name();
-}
-
-bool IsLeapYear(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
-
-int DaysInMonth(int year, int month) {
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  return month == 2 && IsLeapYear(year) ? 29 : kDays[month - 1];
-}
-
 }  // namespace
-
-bool IsCanonicalUuid(absl::string_view id) {
-  if (id.size() != 36) return false;
-  bool all_zero = true;
-  for (size_t i = 0; i < id.size(); ++i) {
-    const char c = id[i];
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (c != '-') return false;
-    } else if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) {
-      all_zero = all_zero && c == '0';
-    } else {
-      return false;
-    }
-  }
-  return !all_zero;
-}
-
-std::pair<uint64_t, uint64_t> FormatUuidV4(uint64_t hi, uint64_t lo, std::string* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  hi = (hi & ~0xf000ULL) | 0x4000ULL;            // version 4
-  lo = (lo & ~(0xcULL << 60)) | (0x8ULL << 60);  // variant 10xx
-  out->resize(36);
-  char* p = out->data();
-  int nibble = 0;
-  for (int i = 0; i < 36; ++i) {
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      p[i] = '-';
-      continue;
-    }
-    const uint64_t word = nibble < 16 ? hi : lo;
-    p[i] = kHex[(word >> (60 - 4 * (nibble % 16))) & 0xf];
-    ++nibble;
-  }
-  return {hi, lo};
-}
 
 bool IsDomainId(absl::string_view id) {
   if (id.empty() || id.size() > kMaxDomainIdBytes) return false;
@@ -323,7 +279,7 @@ absl::Status ValidateDate(const v1::Date& d, absl::string_view field) {
   }
   if (d.day() != 0) {
     if (d.month() == 0) return Invalid(absl::StrCat(field, ".day"), "is set but month is not");
-    if (d.day() < 1 || d.day() > DaysInMonth(d.year(), d.month())) {
+    if (d.day() < 1 || d.day() > common::DaysInMonth(d.year(), d.month())) {
       return Invalid(absl::StrCat(field, ".day"),
                      absl::StrFormat("%04d-%02d has no day %d", d.year(), d.month(), d.day()));
     }
@@ -366,7 +322,7 @@ absl::Status ValidateEffectiveDate(const v1::EffectiveDate& e, absl::string_view
 }
 
 absl::Status ValidateEnvelope(const v1::Event& e, absl::string_view field) {
-  if (!IsCanonicalUuid(e.event_id())) {
+  if (!common::IsCanonicalUuid(e.event_id())) {
     return Invalid(absl::StrCat(field, ".event_id"),
                    absl::StrCat("'", e.event_id().substr(0, 64),
                                 "' is not a canonical lower-case UUID (8-4-4-4-12 hex digits, "
@@ -430,7 +386,7 @@ absl::Status ValidatePayload(const v1::EventPayload& p, absl::string_view field)
   if (p.payload_case() == v1::EventPayload::PAYLOAD_NOT_SET) {
     return Invalid(field, "is required (one domain event)");
   }
-  PayloadChecker c(absl::StrCat(field, ".", PayloadCaseName(p)));
+  PayloadChecker c(absl::StrCat(field, ".", common::PayloadCaseName(p)));
   switch (p.payload_case()) {
     case v1::EventPayload::kOrganizationRegistered: {
       const v1::OrganizationRegistered& e = p.organization_registered();
@@ -663,4 +619,4 @@ absl::Status ValidatePayload(const v1::EventPayload& p, absl::string_view field)
   return c.status();
 }
 
-}  // namespace dealwire::projections
+}  // namespace dealwire::domain

@@ -1,13 +1,15 @@
-// Tests of the stateful checks of appends (projections/domain_validator.h),
-// through a real event log: every refusal must leave the log and the
-// validator's state as they were.
-#include "projections/domain_validator.h"
+// Tests of the decisions of appends (domain/decider.h), through a real event
+// log: every refusal must leave the log and the decider's state as they
+// were; tags come from the same state, also for events still in flight.
+#include "domain/decider.h"
 
 #include <unistd.h>
 
 #include <atomic>
 #include <cctype>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,13 +23,14 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "dealwire/v1/events.pb.h"
+#include "domain/codec.h"
+#include "domain/proposal.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "projections/event_codec.h"
 #include "store/event_log.h"
 #include "tests/common/status_matchers.h"
 
-namespace dealwire::projections {
+namespace dealwire::domain {
 namespace {
 
 namespace fs = std::filesystem;
@@ -195,7 +198,7 @@ v1::Event Correct(const v1::Event& target, const v1::Event& replacement) {
 
 // --- Fixture -----------------------------------------------------------------
 
-class DomainValidatorTest : public testing::Test {
+class DeciderTest : public testing::Test {
  protected:
   void SetUp() override {
     static std::atomic<int> counter{0};
@@ -204,7 +207,7 @@ class DomainValidatorTest : public testing::Test {
       if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
     }
     dir_ = (fs::path(testing::TempDir()) /
-            absl::StrFormat("dealwire_domain_validator_%d_%d_%s", getpid(), counter++, name))
+            absl::StrFormat("dealwire_decider_%d_%d_%s", getpid(), counter++, name))
                .string();
     fs::remove_all(dir_);
     fs::create_directories(dir_);
@@ -217,37 +220,56 @@ class DomainValidatorTest : public testing::Test {
     fs::remove_all(dir_, ec);
   }
 
-  // (Re)opens the log with a new validator, which recovers from the log (or
+  // (Re)opens the log with a new decider, which recovers from the log (or
   // without one).
-  absl::Status Open(bool validate = true) {
+  absl::Status Open(bool decide = true) {
     log_.reset();
     store::Options options;
-    if (validate) options.validator = std::make_shared<DomainValidator>();
+    if (decide) {
+      decider_ = std::make_shared<DomainDecider>();
+      options.decider = decider_;
+    }
+    options.clock = clock_;
     absl::StatusOr<std::unique_ptr<store::EventLog>> log = store::OpenEventLog(dir_, options);
     if (!log.ok()) return log.status();
     log_ = *std::move(log);
+    decide_ = decide;
     return absl::OkStatus();
   }
 
+  // The events as a log without a decider stores them (no tags).
   absl::StatusOr<std::vector<store::ProposedEvent>> Encode(const std::vector<v1::Event>& events,
                                                            const std::string& stream) {
-    std::vector<store::ProposedEvent> out;
+    std::vector<store::ProposedEvent> out(events.size());
     for (size_t i = 0; i < events.size(); ++i) {
-      absl::StatusOr<store::ProposedEvent> e =
-          EncodeEvent(events[i], stream, absl::StrCat("events[", i, "]"), "tester", *log_);
-      if (!e.ok()) return e.status();
-      out.push_back(*std::move(e));
+      if (absl::Status s =
+              EncodeEvent(events[i], stream, absl::StrCat("events[", i, "]"), "tester", &out[i]);
+          !s.ok()) {
+        return s;
+      }
     }
     return out;
   }
 
-  // Appends `events` to `stream` (a new stream by default).
+  // Appends `events` to `stream` (a new stream by default): proposed, or
+  // encoded when the log has no decider.
   absl::StatusOr<store::AppendResult> Append(const std::vector<v1::Event>& events,
                                              std::string stream = "") {
     if (stream.empty()) stream = absl::StrCat("test/", ++streams_);
+    if (decide_) {
+      return log_->Propose(stream, store::ExpectedVersion::Any(),
+                           EventsProposal::Own(events, "tester"));
+    }
     absl::StatusOr<std::vector<store::ProposedEvent>> proposed = Encode(events, stream);
     if (!proposed.ok()) return proposed.status();
     return log_->Append(stream, store::ExpectedVersion::Any(), *std::move(proposed));
+  }
+
+  // Returns the stored event with id `event_id`.
+  absl::StatusOr<store::RecordedEvent> Stored(const std::string& event_id) {
+    absl::StatusOr<Position> p = log_->FindEvent(event_id);
+    if (!p.ok()) return p.status();
+    return log_->ReadEvent(*p);
   }
 
   // Expects the append of `events` to a new stream to be refused with `code`
@@ -265,7 +287,15 @@ class DomainValidatorTest : public testing::Test {
   }
 
   std::string dir_;
+  // Each group commit reads the clock once: one microsecond per group, so
+  // events of one group share a recorded time and others do not.
+  std::shared_ptr<std::atomic<int64_t>> ticks_ = std::make_shared<std::atomic<int64_t>>(0);
+  std::function<absl::Time()> clock_ = [t = ticks_] {
+    return absl::FromUnixMicros(1'800'000'000'000'000 + t->fetch_add(1));
+  };
+  std::shared_ptr<DomainDecider> decider_;
   std::unique_ptr<store::EventLog> log_;
+  bool decide_ = true;
   int streams_ = 0;
 };
 
@@ -273,7 +303,7 @@ class DomainValidatorTest : public testing::Test {
 
 // --- Organizations -------------------------------------------------------------
 
-TEST_F(DomainValidatorTest, EveryReferencedOrganizationMustBeRegistered) {
+TEST_F(DeciderTest, EveryReferencedOrganizationMustBeRegistered) {
   APPEND_OK(Reg("amazon"), Reg("openai"), Round("openai-r", "openai"),
             Form("aws-openai", "amazon", "openai"));
   const std::string p = "events[0].payload.";
@@ -306,7 +336,7 @@ TEST_F(DomainValidatorTest, EveryReferencedOrganizationMustBeRegistered) {
             Rename("ghost"), SetParent("openai", "ghost"), Fx());
 }
 
-TEST_F(DomainValidatorTest, AnAppendMayRegisterAndUseAnOrganization) {
+TEST_F(DeciderTest, AnAppendMayRegisterAndUseAnOrganization) {
   APPEND_OK(Reg("amazon"), Reg("openai"), Inv("amazon-openai", "amazon", "openai"),
             Stage("amazon-openai", v1::DEAL_STAGE_IN_TALKS));
   // Each event sees the ones before it, not the ones after it.
@@ -315,7 +345,7 @@ TEST_F(DomainValidatorTest, AnAppendMayRegisterAndUseAnOrganization) {
                 "registered");
 }
 
-TEST_F(DomainValidatorTest, AnOrganizationIsRegisteredOnce) {
+TEST_F(DeciderTest, AnOrganizationIsRegisteredOnce) {
   APPEND_OK(Reg("openai"));
   ExpectRefused({Reg("openai")},
                 "events[0].payload.organization_registered.org_id: organization 'openai' is "
@@ -325,7 +355,7 @@ TEST_F(DomainValidatorTest, AnOrganizationIsRegisteredOnce) {
                 "already registered");
 }
 
-TEST_F(DomainValidatorTest, ParentsFormNoCycle) {
+TEST_F(DeciderTest, ParentsFormNoCycle) {
   APPEND_OK(Reg("amazon"), Reg("aws", "amazon"), Reg("aws-eu", "aws"));
   ExpectRefused({SetParent("amazon", "aws-eu")},
                 "events[0].payload.organization_updated.parent_org_id: making 'aws-eu' the parent "
@@ -350,7 +380,7 @@ v1::Event Aliases(const std::string& id, int add_from, int add_to, int remove_fr
   return Ev(std::move(p));
 }
 
-TEST_F(DomainValidatorTest, AnOrganizationHasAtMost50Aliases) {
+TEST_F(DeciderTest, AnOrganizationHasAtMost50Aliases) {
   v1::Event reg = Reg("x");
   for (int i = 0; i < 30; ++i) {
     reg.mutable_payload()->mutable_organization_registered()->add_aliases(
@@ -376,7 +406,7 @@ TEST_F(DomainValidatorTest, AnOrganizationHasAtMost50Aliases) {
 
 // --- Deals -------------------------------------------------------------------
 
-TEST_F(DomainValidatorTest, DealIdsAreOneNamespace) {
+TEST_F(DeciderTest, DealIdsAreOneNamespace) {
   APPEND_OK(Reg("amazon"), Reg("openai"), Round("d-round", "openai"),
             Inv("d-inv", "amazon", "openai"), Acq("d-acq", "amazon", "openai"));
   ExpectRefused({Inv("d-round", "amazon", "openai")},
@@ -390,7 +420,7 @@ TEST_F(DomainValidatorTest, DealIdsAreOneNamespace) {
                 "an acquisition");
 }
 
-TEST_F(DomainValidatorTest, LaterReportsOfADealNameTheSameParties) {
+TEST_F(DeciderTest, LaterReportsOfADealNameTheSameParties) {
   APPEND_OK(Reg("amazon"), Reg("google"), Reg("openai"), Reg("anthropic"), Round("r", "openai"),
             Round("r2", "openai"), Inv("i", "amazon", "openai", v1::DEAL_STAGE_RUMORED, "r"),
             Acq("a", "google", "anthropic"));
@@ -412,7 +442,7 @@ TEST_F(DomainValidatorTest, LaterReportsOfADealNameTheSameParties) {
             Acq("a", "google", "anthropic"));
 }
 
-TEST_F(DomainValidatorTest, RoundsOfInvestmentsAndValuationsExistAndMatchTheCompany) {
+TEST_F(DeciderTest, RoundsOfInvestmentsAndValuationsExistAndMatchTheCompany) {
   APPEND_OK(Reg("amazon"), Reg("openai"), Reg("anthropic"), Round("openai-r", "openai"),
             Inv("inv", "amazon", "openai"));
   const std::string p = "events[0].payload.";
@@ -430,7 +460,7 @@ TEST_F(DomainValidatorTest, RoundsOfInvestmentsAndValuationsExistAndMatchTheComp
             Val("openai", "openai-r"));
 }
 
-TEST_F(DomainValidatorTest, StagesFollowTheStateMachine) {
+TEST_F(DeciderTest, StagesFollowTheStateMachine) {
   APPEND_OK(Reg("amazon"), Reg("openai"), Inv("i", "amazon", "openai", v1::DEAL_STAGE_RUMORED));
   const std::string p = "events[0].payload.";
   APPEND_OK(Stage("i", v1::DEAL_STAGE_IN_TALKS));
@@ -458,7 +488,7 @@ TEST_F(DomainValidatorTest, StagesFollowTheStateMachine) {
                 p + "acquisition_reported.stage");
 }
 
-TEST_F(DomainValidatorTest, AStageChangeNeedsADeal) {
+TEST_F(DeciderTest, AStageChangeNeedsADeal) {
   APPEND_OK(Reg("openai"));
   ExpectRefused({Stage("nope", v1::DEAL_STAGE_AGREED)},
                 "events[0].payload.deal_stage_changed.deal_id: no deal 'nope'");
@@ -466,7 +496,7 @@ TEST_F(DomainValidatorTest, AStageChangeNeedsADeal) {
 
 // --- Partnerships and facilities -----------------------------------------------
 
-TEST_F(DomainValidatorTest, PartnershipsAndFacilitiesAreUniqueAndEndOnce) {
+TEST_F(DeciderTest, PartnershipsAndFacilitiesAreUniqueAndEndOnce) {
   APPEND_OK(Reg("aws"), Reg("anthropic"), Form("aws-anthropic", "aws", "anthropic"),
             Fac("indiana", "aws", "anthropic"));
   const std::string p = "events[0].payload.";
@@ -487,7 +517,7 @@ TEST_F(DomainValidatorTest, PartnershipsAndFacilitiesAreUniqueAndEndOnce) {
 
 // --- Retractions -------------------------------------------------------------
 
-TEST_F(DomainValidatorTest, ARetractionNamesAStandingOriginal) {
+TEST_F(DeciderTest, ARetractionNamesAStandingOriginal) {
   const v1::Event reg = Reg("openai");
   const v1::Event val = Val("openai");
   APPEND_OK(reg, val);
@@ -505,7 +535,7 @@ TEST_F(DomainValidatorTest, ARetractionNamesAStandingOriginal) {
                 f + "event '" + correction.event_id() + "' is of type EventCorrected");
 }
 
-TEST_F(DomainValidatorTest, RetractingARegistrationNeedsNoStandingReference) {
+TEST_F(DeciderTest, RetractingARegistrationNeedsNoStandingReference) {
   const v1::Event amazon = Reg("amazon");
   const v1::Event openai = Reg("openai");
   const v1::Event inv = Inv("i", "amazon", "openai");
@@ -528,7 +558,7 @@ TEST_F(DomainValidatorTest, RetractingARegistrationNeedsNoStandingReference) {
   ExpectRefused({Retract(alphabet)}, "organization 'alphabet', which 1 standing events");
 }
 
-TEST_F(DomainValidatorTest, RetractingTheReportThatCreatedADealNeedsNoOtherClaim) {
+TEST_F(DeciderTest, RetractingTheReportThatCreatedADealNeedsNoOtherClaim) {
   const v1::Event first = Inv("i", "amazon", "openai", v1::DEAL_STAGE_RUMORED);
   const v1::Event second = Inv("i", "amazon", "openai", v1::DEAL_STAGE_IN_TALKS);
   const v1::Event stage = Stage("i", v1::DEAL_STAGE_AGREED);
@@ -542,7 +572,7 @@ TEST_F(DomainValidatorTest, RetractingTheReportThatCreatedADealNeedsNoOtherClaim
   APPEND_OK(Acq("i", "amazon", "openai"));
 }
 
-TEST_F(DomainValidatorTest, RetractingARoundNeedsNoStandingInvestmentOrValuation) {
+TEST_F(DeciderTest, RetractingARoundNeedsNoStandingInvestmentOrValuation) {
   const v1::Event round = Round("r", "openai");
   const v1::Event inv = Inv("i", "amazon", "openai", v1::DEAL_STAGE_RUMORED, "r");
   const v1::Event val = Val("openai", "r");
@@ -557,7 +587,7 @@ TEST_F(DomainValidatorTest, RetractingARoundNeedsNoStandingInvestmentOrValuation
   ExpectRefused({Val("openai", "r")}, "no funding round 'r' was reported");
 }
 
-TEST_F(DomainValidatorTest, RetractingAFormationNeedsNoStandingEnd) {
+TEST_F(DeciderTest, RetractingAFormationNeedsNoStandingEnd) {
   const v1::Event formed = Form("p", "aws", "anthropic");
   const v1::Event ended = End("p");
   APPEND_OK(Reg("aws"), Reg("anthropic"), formed, ended);
@@ -570,7 +600,7 @@ TEST_F(DomainValidatorTest, RetractingAFormationNeedsNoStandingEnd) {
   APPEND_OK(fac, Retract(fac), Fac("f", "aws"));  // a retracted facility frees its id
 }
 
-TEST_F(DomainValidatorTest, RetractingAParentChangeMayNotMakeACycle) {
+TEST_F(DeciderTest, RetractingAParentChangeMayNotMakeACycle) {
   const v1::Event unparent = SetParent("aws", "");
   APPEND_OK(Reg("amazon"), Reg("aws", "amazon"), unparent, SetParent("amazon", "aws"));
   ExpectRefused({Retract(unparent)},
@@ -578,7 +608,7 @@ TEST_F(DomainValidatorTest, RetractingAParentChangeMayNotMakeACycle) {
                 "parent of 'aws') would make the parents a cycle");
 }
 
-TEST_F(DomainValidatorTest, OnlyARetractionMovesADealBack) {
+TEST_F(DeciderTest, OnlyARetractionMovesADealBack) {
   const v1::Event closed = Stage("i", v1::DEAL_STAGE_CLOSED);
   APPEND_OK(Reg("amazon"), Reg("openai"), Inv("i", "amazon", "openai", v1::DEAL_STAGE_RUMORED),
             closed);
@@ -590,7 +620,7 @@ TEST_F(DomainValidatorTest, OnlyARetractionMovesADealBack) {
 
 // --- Corrections -------------------------------------------------------------
 
-TEST_F(DomainValidatorTest, ACorrectionNamesAStandingOriginal) {
+TEST_F(DeciderTest, ACorrectionNamesAStandingOriginal) {
   const v1::Event reg = Reg("openai");
   const v1::Event val = Val("openai");
   APPEND_OK(reg, val);
@@ -611,7 +641,7 @@ TEST_F(DomainValidatorTest, ACorrectionNamesAStandingOriginal) {
                 kInvalid);
 }
 
-TEST_F(DomainValidatorTest, ACorrectionKeepsTheTypeAndWhatTheEventIsAbout) {
+TEST_F(DeciderTest, ACorrectionKeepsTheTypeAndWhatTheEventIsAbout) {
   const v1::Event inv = Inv("i", "amazon", "openai");
   const v1::Event stake = Stake("amazon", "openai");
   const v1::Event form = Form("p", "amazon", "openai");
@@ -638,7 +668,7 @@ TEST_F(DomainValidatorTest, ACorrectionKeepsTheTypeAndWhatTheEventIsAbout) {
   APPEND_OK(Correct(inv, more), Correct(form, Form("p", "google", "openai")));
 }
 
-TEST_F(DomainValidatorTest, AReplacementIsCheckedAtTheOriginalsPosition) {
+TEST_F(DeciderTest, AReplacementIsCheckedAtTheOriginalsPosition) {
   const v1::Event fac = Fac("f", "aws");
   APPEND_OK(Reg("aws"), fac);
   ExpectRefused({Correct(fac, Fac("f", "aws", "ghost"))},
@@ -661,7 +691,7 @@ TEST_F(DomainValidatorTest, AReplacementIsCheckedAtTheOriginalsPosition) {
                 "valuation_reported.round_id: funding round 'other' belongs to company 'openai'");
 }
 
-TEST_F(DomainValidatorTest, ACorrectedStageMustKeepTheSequenceLegal) {
+TEST_F(DeciderTest, ACorrectedStageMustKeepTheSequenceLegal) {
   const v1::Event agreed = Stage("i", v1::DEAL_STAGE_AGREED);
   const v1::Event announced = Stage("i", v1::DEAL_STAGE_ANNOUNCED);
   APPEND_OK(Reg("amazon"), Reg("openai"), Inv("i", "amazon", "openai", v1::DEAL_STAGE_RUMORED),
@@ -677,7 +707,7 @@ TEST_F(DomainValidatorTest, ACorrectedStageMustKeepTheSequenceLegal) {
   APPEND_OK(Stage("i", v1::DEAL_STAGE_AGREED));
 }
 
-TEST_F(DomainValidatorTest, TheLatestCorrectionStands) {
+TEST_F(DeciderTest, TheLatestCorrectionStands) {
   const v1::Event announced = Stage("i", v1::DEAL_STAGE_ANNOUNCED);
   APPEND_OK(Reg("amazon"), Reg("openai"), Inv("i", "amazon", "openai", v1::DEAL_STAGE_RUMORED),
             announced);
@@ -694,7 +724,7 @@ TEST_F(DomainValidatorTest, TheLatestCorrectionStands) {
   APPEND_OK(Retract(reg));
 }
 
-TEST_F(DomainValidatorTest, ACorrectedParentMayNotMakeACycle) {
+TEST_F(DeciderTest, ACorrectedParentMayNotMakeACycle) {
   const v1::Event aws = Reg("aws");
   APPEND_OK(Reg("amazon"), aws, SetParent("amazon", "aws"));
   ExpectRefused({Correct(aws, Reg("aws", "amazon"))},
@@ -704,7 +734,7 @@ TEST_F(DomainValidatorTest, ACorrectedParentMayNotMakeACycle) {
 
 // --- Atomicity, recovery, repeats ------------------------------------------------
 
-TEST_F(DomainValidatorTest, ARefusedAppendLeavesNoTrace) {
+TEST_F(DeciderTest, ARefusedAppendLeavesNoTrace) {
   const v1::Event a = Reg("a");
   ExpectRefused({a, Reg("b"), Inv("i", "a", "ghost")},
                 "events[2].payload.investment_reported.company_id: organization 'ghost' is not "
@@ -732,7 +762,7 @@ TEST_F(DomainValidatorTest, ARefusedAppendLeavesNoTrace) {
   APPEND_OK(Retract(partner));  // the partnership had not ended
 }
 
-TEST_F(DomainValidatorTest, AnAppendMayRetractOrCorrectItsOwnEvents) {
+TEST_F(DeciderTest, AnAppendMayRetractOrCorrectItsOwnEvents) {
   const v1::Event a = Reg("a");
   const v1::Event b = Reg("b");
   APPEND_OK(a, b, Retract(a), Correct(b, Reg("b")));
@@ -740,7 +770,7 @@ TEST_F(DomainValidatorTest, AnAppendMayRetractOrCorrectItsOwnEvents) {
   APPEND_OK(Val("b"));
 }
 
-TEST_F(DomainValidatorTest, EventsNotYetCommittedCanBeNamed) {
+TEST_F(DeciderTest, EventsNotYetCommittedCanBeNamed) {
   // Appends in flight together are validated one after the other, before
   // any of them is committed; the later ones see the earlier ones.
   APPEND_OK(Reg("a"));
@@ -752,14 +782,12 @@ TEST_F(DomainValidatorTest, EventsNotYetCommittedCanBeNamed) {
     for (size_t j = 0; j < 2; ++j) {
       const v1::Event e = j == 0 ? events[i] : Retract(events[i]);
       const std::string stream = absl::StrCat("async/", i, "/", j);
-      absl::StatusOr<std::vector<store::ProposedEvent>> proposed = Encode({e}, stream);
-      ASSERT_OK(proposed);
       const size_t k = 2 * i + j;
-      log_->AppendAsync(stream, store::ExpectedVersion::Any(), *std::move(proposed),
-                        [&, k](absl::StatusOr<store::AppendResult> r) {
-                          results[k] = r.status();
-                          done[k].Notify();
-                        });
+      log_->ProposeAsync(stream, store::ExpectedVersion::Any(), EventsProposal::Own({e}, "tester"),
+                         [&, k](absl::StatusOr<store::AppendResult> r) {
+                           results[k] = r.status();
+                           done[k].Notify();
+                         });
     }
   }
   for (size_t k = 0; k < done.size(); ++k) {
@@ -770,7 +798,7 @@ TEST_F(DomainValidatorTest, EventsNotYetCommittedCanBeNamed) {
   ExpectRefused({Retract(events[7])}, "was already retracted");
 }
 
-TEST_F(DomainValidatorTest, TheStateSurvivesReopening) {
+TEST_F(DeciderTest, TheStateSurvivesReopening) {
   const v1::Event closed = Stage("i", v1::DEAL_STAGE_CLOSED);
   const v1::Event val = Val("openai");
   const v1::Event announced = Stage("j", v1::DEAL_STAGE_ANNOUNCED);
@@ -800,10 +828,10 @@ TEST_F(DomainValidatorTest, TheStateSurvivesReopening) {
   APPEND_OK(Retract(closed), Stage("i", v1::DEAL_STAGE_IN_TALKS));
 }
 
-TEST_F(DomainValidatorTest, RecoveryLeavesOutEventsThatBreakARule) {
-  // Written without a validator: an investment in an unknown company, and a
+TEST_F(DeciderTest, RecoveryLeavesOutEventsThatBreakARule) {
+  // Written without a decider: an investment in an unknown company, and a
   // report that reuses its id for a round.
-  ASSERT_OK(Open(/*validate=*/false));
+  ASSERT_OK(Open(/*decide=*/false));
   const v1::Event amazon = Reg("amazon");
   const v1::Event inv = Inv("i", "amazon", "ghost");
   const v1::Event round = Round("i", "amazon");
@@ -821,23 +849,28 @@ TEST_F(DomainValidatorTest, RecoveryLeavesOutEventsThatBreakARule) {
   ExpectRefused({Retract(amazon)}, "organization 'amazon', which 1 standing events still name");
 }
 
-TEST_F(DomainValidatorTest, ARepeatedAppendIsStillAccepted) {
+TEST_F(DeciderTest, ARepeatedAppendIsStillAccepted) {
   const std::vector<v1::Event> events = {Reg("amazon"), Reg("openai"),
                                          Inv("i", "amazon", "openai")};
-  ASSERT_OK_AND_ASSIGN(std::vector<store::ProposedEvent> proposed, Encode(events, "org/x"));
-  ASSERT_OK_AND_ASSIGN(store::AppendResult first,
-                       log_->Append("org/x", store::ExpectedVersion::NoStream(), proposed));
-  ASSERT_OK_AND_ASSIGN(store::AppendResult again,
-                       log_->Append("org/x", store::ExpectedVersion::NoStream(), proposed));
+  auto propose = [&] {
+    return log_->Propose("org/x", store::ExpectedVersion::NoStream(),
+                         EventsProposal::Own(events, "tester"));
+  };
+  ASSERT_OK_AND_ASSIGN(store::AppendResult first, propose());
+  ASSERT_OK_AND_ASSIGN(store::AppendResult again, propose());
   EXPECT_TRUE(again.duplicate);
   EXPECT_EQ(again.first_position, first.first_position);
   ASSERT_OK(log_->Close());
   ASSERT_OK(Open());
-  ASSERT_OK_AND_ASSIGN(again, log_->Append("org/x", store::ExpectedVersion::NoStream(), proposed));
+  ASSERT_OK_AND_ASSIGN(again, propose());
   EXPECT_TRUE(again.duplicate);
+  // Another principal's copy is other content.
+  EXPECT_THAT(log_->Propose("org/x", store::ExpectedVersion::NoStream(),
+                            EventsProposal::Own(events, "someone-else")),
+              StatusIs(absl::StatusCode::kAlreadyExists));
 }
 
-TEST_F(DomainValidatorTest, ARefusalLeavesAnExistingStreamAsItWas) {
+TEST_F(DeciderTest, ARefusalLeavesAnExistingStreamAsItWas) {
   APPEND_OK(Reg("openai"));
   ASSERT_OK(Append({Rename("openai")}, "org/openai"));
   ASSERT_OK_AND_ASSIGN(store::StreamVersion before, log_->GetStreamVersion("org/openai"));
@@ -849,21 +882,140 @@ TEST_F(DomainValidatorTest, ARefusalLeavesAnExistingStreamAsItWas) {
   EXPECT_EQ(log_->LastPosition(), last);
 }
 
-TEST_F(DomainValidatorTest, PayloadsAreCheckedAgainOnTheWriterThread) {
-  // EncodeEvent checks payloads; a writer that skips it meets the same check.
-  v1::Event bad = Reg("Open AI");
-  store::ProposedEvent e;
-  e.event_id = bad.event_id();
-  e.type = "OrganizationRegistered";
-  bad.clear_event_id();
-  e.data = bad.SerializeAsString();
-  EXPECT_THAT(log_->Append("x", store::ExpectedVersion::Any(), {e}),
-              StatusIsWith(kInvalid, "events[0].payload.organization_registered.org_id"));
-  e.data = "\xff\xff";
-  EXPECT_THAT(log_->Append("x", store::ExpectedVersion::Any(), {e}),
-              StatusIsWith(kInvalid, "events[0].data"));
+TEST_F(DeciderTest, ALogWithADeciderTakesProposalsOnly) {
+  // Complete events would skip Encode's checks: they are refused.
+  ASSERT_OK_AND_ASSIGN(std::vector<store::ProposedEvent> raw, Encode({Reg("openai")}, "org/o"));
+  EXPECT_THAT(log_->Append("org/o", store::ExpectedVersion::Any(), raw),
+              StatusIsWith(kRefused, "proposed events only"));
   EXPECT_EQ(log_->LastPosition(), Position(0));
 }
 
+TEST_F(DeciderTest, EncodeChecksTheStreamAndEveryEnvelope) {
+  ExpectRefused({Reg("a"), Reg("Open AI")}, "events[1].payload.organization_registered.org_id",
+                kInvalid);
+  v1::Event no_date = Reg("b");
+  no_date.clear_effective();
+  ExpectRefused({no_date}, "events[0].effective: is required", kInvalid);
+  v1::Event other_stream = Reg("c");
+  other_stream.set_stream("org/elsewhere");
+  ExpectRefused({other_stream}, "events[0].stream", kInvalid);
+  EXPECT_THAT(log_->Propose("org a", store::ExpectedVersion::Any(),
+                            EventsProposal::Own({Reg("d")}, "tester")),
+              StatusIsWith(kInvalid, "stream: must be printable ASCII"));
+  EXPECT_THAT(log_->Propose("org/e", store::ExpectedVersion::Any(), EventsProposal::Own({}, "t")),
+              StatusIsWith(kInvalid, "events:"));
+  EXPECT_EQ(log_->LastPosition(), Position(0));
+  // Nothing of the refusals is in the state.
+  APPEND_OK(Reg("a"), Reg("b"), Reg("c"), Reg("d"));
+}
+
+// --- Tags --------------------------------------------------------------------
+
+TEST_F(DeciderTest, TagsNameWhatAnEventIsAboutAndWhatItInherits) {
+  const v1::Event amazon = Reg("amazon"), aws = Reg("aws", "amazon"), openai = Reg("openai");
+  const v1::Event round = Round("r", "openai", v1::DEAL_STAGE_IN_TALKS, {"amazon"});
+  const v1::Event inv = Inv("i", "aws", "openai", v1::DEAL_STAGE_RUMORED, "r");
+  const v1::Event stage = Stage("i", v1::DEAL_STAGE_AGREED);
+  const v1::Event round_stage = Stage("r", v1::DEAL_STAGE_AGREED);
+  const v1::Event form = Form("p", "aws", "openai");
+  const v1::Event end = End("p");
+  APPEND_OK(amazon, aws, openai, round, inv);
+  APPEND_OK(stage, round_stage, form);
+  APPEND_OK(end);
+  const v1::Event retract = Retract(stage);
+  const v1::Event correct = Correct(inv, Inv("i", "aws", "openai", v1::DEAL_STAGE_IN_TALKS, "r"));
+  APPEND_OK(retract, correct);
+  const std::map<std::string, std::vector<std::string>> want = {
+      {amazon.event_id(), {"org/amazon"}},
+      {aws.event_id(), {"org/amazon", "org/aws"}},
+      {round.event_id(), {"deal/r", "org/amazon", "org/openai"}},
+      {inv.event_id(), {"deal/i", "deal/r", "org/aws", "org/openai"}},
+      {stage.event_id(), {"deal/i", "org/aws", "org/openai"}},
+      {round_stage.event_id(), {"deal/r", "org/amazon", "org/openai"}},
+      {form.event_id(), {"org/aws", "org/openai", "partnership/p"}},
+      {end.event_id(), {"org/aws", "org/openai", "partnership/p"}},
+      {retract.event_id(), {"deal/i", "org/aws", "org/openai"}},
+      {correct.event_id(), {"deal/i", "deal/r", "org/aws", "org/openai"}},
+  };
+  for (const auto& [id, tags] : want) {
+    ASSERT_OK_AND_ASSIGN(store::RecordedEvent e, Stored(id));
+    EXPECT_THAT(e.tags, testing::ElementsAreArray(tags)) << e.type;
+  }
+}
+
+// A decider that holds the writer in its first Encode until released, so
+// that the appends queued meanwhile are decided together in the next group.
+class HeldDecider final : public store::Decider {
+ public:
+  explicit HeldDecider(std::shared_ptr<store::Decider> inner) : inner_(std::move(inner)) {}
+  absl::Status Recover(const store::EventLog& log) override { return inner_->Recover(log); }
+  absl::Status Encode(absl::string_view stream, const store::Proposal& proposal,
+                      std::vector<store::ProposedEvent>* events) override {
+    if (!held_) {
+      held_ = true;
+      entered_.Notify();
+      release_.WaitForNotification();
+    }
+    return inner_->Encode(stream, proposal, events);
+  }
+  absl::Status Decide(absl::string_view stream, store::Position first, absl::Time recorded,
+                      const store::Proposal* proposal,
+                      std::vector<store::ProposedEvent>* events) override {
+    return inner_->Decide(stream, first, recorded, proposal, events);
+  }
+  absl::Notification entered_, release_;
+
+ private:
+  std::shared_ptr<store::Decider> inner_;
+  bool held_ = false;  // writer thread only
+};
+
+TEST_F(DeciderTest, TagsOfAnEventReferringToOnePendingInTheSameGroupCommit) {
+  log_.reset();
+  store::Options options;
+  auto held = std::make_shared<HeldDecider>(std::make_shared<DomainDecider>());
+  options.decider = held;
+  options.clock = clock_;
+  ASSERT_OK_AND_ASSIGN(log_, store::OpenEventLog(dir_, options));
+
+  const v1::Event amazon = Reg("amazon"), openai = Reg("openai");
+  const v1::Event inv = Inv("i", "amazon", "openai");
+  const v1::Event stage = Stage("i", v1::DEAL_STAGE_IN_TALKS);
+  const v1::Event retract = Retract(stage);
+  const std::vector<std::vector<v1::Event>> appends = {
+      {amazon, openai}, {inv}, {stage}, {retract}};
+  std::vector<absl::Notification> done(appends.size());
+  std::vector<absl::StatusOr<store::AppendResult>> results(appends.size());
+  auto propose = [&](size_t k) {
+    log_->ProposeAsync(absl::StrCat("s/", k), store::ExpectedVersion::Any(),
+                       EventsProposal::Own(appends[k], "tester"),
+                       [&, k](absl::StatusOr<store::AppendResult> r) {
+                         results[k] = std::move(r);
+                         done[k].Notify();
+                       });
+  };
+  propose(0);  // held in Encode: the writer has taken it as a group of its own
+  ASSERT_TRUE(held->entered_.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  for (size_t k = 1; k < appends.size(); ++k) propose(k);
+  held->release_.Notify();
+  for (size_t k = 0; k < appends.size(); ++k) {
+    ASSERT_TRUE(done[k].WaitForNotificationWithTimeout(absl::Seconds(30)));
+    ASSERT_OK(results[k]) << k;
+  }
+  // The investment, its stage change and that one's retraction were one
+  // group.
+  EXPECT_EQ(results[1]->recorded_time, results[2]->recorded_time);
+  EXPECT_EQ(results[1]->recorded_time, results[3]->recorded_time);
+  EXPECT_NE(results[0]->recorded_time, results[1]->recorded_time);
+
+  ASSERT_OK_AND_ASSIGN(store::RecordedEvent s, Stored(stage.event_id()));
+  EXPECT_THAT(s.tags, testing::ElementsAre("deal/i", "org/amazon", "org/openai"));
+  ASSERT_OK_AND_ASSIGN(store::RecordedEvent r, Stored(retract.event_id()));
+  EXPECT_THAT(r.tags, testing::ElementsAre("deal/i", "org/amazon", "org/openai"));
+  // And so after a restart: the state is the log's.
+  ASSERT_OK(Open());
+  ExpectRefused({Retract(stage)}, "was already retracted");
+}
+
 }  // namespace
-}  // namespace dealwire::projections
+}  // namespace dealwire::domain

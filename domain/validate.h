@@ -1,4 +1,4 @@
-// projections/validate.h — checks of an event that need no state: the
+// domain/validate.h — checks of an event that need no state: the
 // envelope (ids, provenance, dates), the payload's required fields, limits
 // and formats, and the shape of values (money, dates, fractions).
 //
@@ -9,30 +9,19 @@
 //
 // Every failure is INVALID_ARGUMENT and its message starts with the path of
 // the offending field, prefixed by the caller's `field`. Checks against the
-// log's state (registered organizations, deal stages, …) are DomainValidator's
-// (domain_validator.h).
+// log's state (registered organizations, deal stages, …) are the decider's
+// (decider.h).
 #pragma once
 
 #include <cstdint>
-
-#include <cstdint>
 #include <string>
-#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "dealwire/v1/events.pb.h"
 #include "dealwire/v1/types.pb.h"
 
-namespace dealwire::projections {
-
-// Returns whether `id` is a UUID in canonical lower-case 8-4-4-4-12 form.
-bool IsCanonicalUuid(absl::string_view id);
-
-// Writes the random (version 4, variant 10) UUID made of the bits `hi`, `lo`
-// into `out` in canonical form, setting the version and variant bits; returns
-// the halves as written. Reuses `out`'s memory.
-std::pair<uint64_t, uint64_t> FormatUuidV4(uint64_t hi, uint64_t lo, std::string* out);
+namespace dealwire::domain {
 
 // Returns whether `id` is a domain id (organization, deal, partnership…):
 // 1..100 bytes of [a-z0-9-], starting and ending with a letter or digit.
@@ -72,4 +61,4 @@ absl::Status ValidateEnvelope(const dealwire::v1::Event& event, absl::string_vie
 // ("events[2].payload.stake_disclosed.holder_id: …").
 absl::Status ValidatePayload(const dealwire::v1::EventPayload& payload, absl::string_view field);
 
-}  // namespace dealwire::projections
+}  // namespace dealwire::domain
