@@ -117,16 +117,14 @@ bool DecodeStreamRun(absl::string_view key, absl::string_view value, StreamRun* 
   return true;
 }
 
-void EncodeRecord(absl::string_view stream, StreamVersion version, absl::Time recorded_time,
-                  const ProposedEvent& e, std::string* dst) {
+void EncodeRecordHead(absl::string_view stream, StreamVersion version, absl::Time recorded_time,
+                      const ProposedEvent& e, absl::string_view id_key, std::string* dst) {
   dst->push_back(kRecordFormat2);
   PutVarint64(dst, version.value());
   PutVarint64(dst, static_cast<uint64_t>(absl::ToUnixMicros(recorded_time)));
   PutLengthPrefixed(dst, stream);
-  std::array<uint8_t, 16> uuid;
-  if (common::ParseCanonicalUuid(e.event_id, &uuid)) {
-    dst->push_back('\x01');
-    dst->append(reinterpret_cast<const char*>(uuid.data()), uuid.size());
+  if (id_key.size() == 17 && id_key[0] == '\x01') {
+    dst->append(id_key.data(), id_key.size());  // 0x01 and the UUID's 16 bytes
   } else {
     dst->push_back('\0');
     PutLengthPrefixed(dst, e.event_id);
@@ -134,7 +132,13 @@ void EncodeRecord(absl::string_view stream, StreamVersion version, absl::Time re
   PutLengthPrefixed(dst, e.type);
   PutVarint64(dst, e.tags.size());
   for (const std::string& t : e.tags) PutLengthPrefixed(dst, t);
-  PutLengthPrefixed(dst, e.data);
+  PutVarint64(dst, e.data.size());
+}
+
+void EncodeRecord(absl::string_view stream, StreamVersion version, absl::Time recorded_time,
+                  const ProposedEvent& e, std::string* dst) {
+  EncodeRecordHead(stream, version, recorded_time, e, EventIdKey(e.event_id), dst);
+  dst->append(e.data);
 }
 
 namespace {

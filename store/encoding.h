@@ -60,6 +60,11 @@ std::string EventIdKey(absl::string_view event_id);
 // record format 2: a canonical UUID id takes its 16 bytes instead of 36.
 void EncodeRecord(absl::string_view stream, StreamVersion version, absl::Time recorded_time,
                   const ProposedEvent& e, std::string* dst);
+// Encodes the same record but its data (which follows it, as is: the record
+// is `*dst` then `e.data`), taking the id from `id_key`, e.event_id's
+// EventIdKey, so that the id is parsed once.
+void EncodeRecordHead(absl::string_view stream, StreamVersion version, absl::Time recorded_time,
+                      const ProposedEvent& e, absl::string_view id_key, std::string* dst);
 // Decodes a record (format 1 or 2) stored under `p`. Returns false if
 // `value` is corrupt.
 bool DecodeRecord(Position p, absl::string_view value, RecordedEvent* out);

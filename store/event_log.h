@@ -178,6 +178,13 @@ struct Options {
   // Block cache shared by all column families. Default: 256 MiB
   size_t block_cache_bytes = 256 << 20;
 
+  // Event ids of recent events are held in memory, and written to the id
+  // index as one sorted file per this many (once their events are durable);
+  // a restart reads the ids after the last file back from the log. Bounds
+  // that memory (about 80 bytes an id) and the restart's reading. Default:
+  // 131072
+  size_t id_index_run = 131072;
+
   // The domain's encoding and decisions, run on the writer thread before an
   // append is committed (see Decider), or null for none: appends are then
   // written as given, and ProposeAsync is refused. Default: null

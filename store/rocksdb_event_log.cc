@@ -4,12 +4,15 @@
 //   events     position                    → record (encoding.h, format 2)
 //   streams    stream NUL first version    → first position [, count]: one
 //                                            run per append (encoding.h)
-//   event_ids  event_id (16 bytes for UUIDs) → position
+//   event_ids  event_id (16 bytes for UUIDs) → position, written in sorted
+//              runs by the EventIdIndex (event_id_index.h), with its watermark
 //   metadata   key                         → value (server state, see header)
 //   default    kFormatKey                  → the log's format version
-// Every append writes its event records, one stream run and one id entry per
-// event in one WriteBatch, so the indexes never disagree with the log, even
-// after a crash. Format 1 (Dealwire 0.1) also kept a tag index (family
+// Every append writes its event records and one stream run in one
+// WriteBatch, so the stream index never disagrees with the log, even after a
+// crash; its ids go to the EventIdIndex, which keeps the ids of recent events
+// in memory and is exact after a crash too (it reads them back from the
+// log). Format 1 (Dealwire 0.1) also kept a tag index (family
 // `tags`, tag NUL position → "") and one stream-index key per event; opening
 // such a log drops the tag index (nothing reads it) and reads its per-event
 // stream keys as runs of one. A log of a format newer than this build's is
@@ -69,6 +72,7 @@
 #include "rocksdb/write_batch.h"
 #include "rocksdb/write_buffer_manager.h"
 #include "store/encoding.h"
+#include "store/event_id_index.h"
 #include "store/event_log.h"
 
 namespace dealwire::store {
@@ -173,6 +177,8 @@ struct GroupState {
   };
   // event_id → where this group put it. Views into the group's appends.
   absl::flat_hash_map<absl::string_view, IdInGroup> ids;
+  // The id keys and positions of the events written, for the id index.
+  std::vector<std::pair<std::string, uint64_t>> written_ids;
 };
 
 class RocksDbEventLog final : public EventLog {
@@ -213,10 +219,12 @@ class RocksDbEventLog final : public EventLog {
  private:
   explicit RocksDbEventLog(Options options) : options_(std::move(options)) {}
 
-  // Reads the log's format version: writes it into a new log or a format 1
-  // log (whose stream keys format 2 reads as runs of one), refuses a newer
-  // one with FAILED_PRECONDITION.
-  absl::Status CheckFormat(const std::string& path);
+  // Reads the log's format version, refusing a newer one with
+  // FAILED_PRECONDITION. Returns true when the log has none: it is new, or
+  // of format 1 (whose stream keys format 2 reads as runs of one, and whose
+  // every id is in the id family); WriteFormat then makes it format 2.
+  absl::StatusOr<bool> CheckFormat(const std::string& path);
+  absl::Status WriteFormat();
   // Checks the stream of an append, and the count of its events.
   absl::Status CheckStream(absl::string_view stream, size_t events) const;
   // Checks the events of an append (ids, types, tags, sizes), removes
@@ -232,10 +240,11 @@ class RocksDbEventLog final : public EventLog {
   // Reads the record at `position`, durable or not (writer thread only).
   absl::StatusOr<RecordedEvent> ReadRecord(Position position) const;
   // Decides one append whose ids were looked up (`known`: the position of
-  // each event id written before, in the log or earlier in the group).
+  // each event id written before, in the log or earlier in the group;
+  // `id_keys`: their EventIdKeys).
   absl::StatusOr<AppendResult> Prepare(PendingAppend& a, GroupState& g,
                                        const std::vector<std::optional<uint64_t>>& known,
-                                       rocksdb::WriteBatch* batch);
+                                       const std::string* id_keys, rocksdb::WriteBatch* batch);
   absl::StatusOr<AppendResult> CheckRepeat(const PendingAppend& a, const GroupState& g,
                                            const std::vector<std::optional<uint64_t>>& known);
   absl::StatusOr<uint64_t> NextVersion(const std::string& stream, const GroupState& g);
@@ -257,6 +266,7 @@ class RocksDbEventLog final : public EventLog {
   rocksdb::ColumnFamilyHandle* metadata_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   std::unique_ptr<rocksdb::DB> state_db_;  // guarded by db_mu_
+  std::unique_ptr<EventIdIndex> ids_;      // set by Open
 
   // The queue between appenders and the writer. (std::mutex on the hot
   // path: it is cheaper than absl::Mutex where the latter runs with deadlock
@@ -314,9 +324,10 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
   if (options.first_position == 0) {
     return absl::InvalidArgumentError("first_position: must be at least 1");
   }
-  if (options.max_unsynced_groups == 0 || options.max_group_events == 0) {
+  if (options.max_unsynced_groups == 0 || options.max_group_events == 0 ||
+      options.id_index_run == 0) {
     return absl::InvalidArgumentError(
-        "max_unsynced_groups, max_group_events: must be at least 1");
+        "max_unsynced_groups, max_group_events, id_index_run: must be at least 1");
   }
   std::unique_ptr<RocksDbEventLog> log(new RocksDbEventLog(std::move(options)));
   const Options& o = log->options_;
@@ -340,22 +351,26 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
 
   std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(o.block_cache_bytes);
   // kLog: the events, keyed by position (scanned, inserted in order);
-  // kIndex: keys that grow in order under a prefix; kPointLookup: random
-  // keys read only by Get; kState: the state space; kSmall: the rest.
+  // kIndex: the stream index, read by prefix (one stream); kPointLookup:
+  // random keys read only by Get (event ids); kState: the state space;
+  // kSmall: the rest.
   enum class Access { kSmall, kLog, kIndex, kPointLookup, kState };
   auto cf_options = [&](Access access, size_t write_buffer) {
     const bool point_lookups = access == Access::kPointLookup;
     const bool state = access == Access::kState;
+    const bool index = access == Access::kIndex;
     rocksdb::BlockBasedTableOptions table;
     table.block_cache = cache;
     table.block_size = 16 << 10;
     table.cache_index_and_filter_blocks = true;
     table.pin_l0_filter_and_index_blocks_in_cache = true;
-    if (point_lookups || state) {
-      // Most id lookups are for new ids (and most state lookups for absent
-      // keys): a bloom filter answers "absent" without reading a block.
+    if (point_lookups || state || index) {
+      // Most id lookups are for new ids, most state lookups for absent keys,
+      // and every first append to a stream looks for its last run: a bloom
+      // filter (of whole keys; of streams for the index) answers "absent"
+      // without reading a block.
       table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-      table.whole_key_filtering = true;
+      table.whole_key_filtering = !index;
     }
     rocksdb::ColumnFamilyOptions cf;
     cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
@@ -368,16 +383,22 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
     cf.write_buffer_size = write_buffer;
     cf.max_write_buffer_number = 4;
     cf.level_compaction_dynamic_level_bytes = true;
-    if (access == Access::kLog || access == Access::kIndex || state) {
+    // Keys that arrive in order under one prefix (every event's position;
+    // a state entity's claims) are inserted next to the last one.
+    if (access == Access::kLog || state) {
       cf.memtable_insert_with_hint_prefix_extractor = std::make_shared<IndexKeyPrefix>();
     }
     if (state) {
       cf.memtable_whole_key_filtering = true;
       cf.memtable_prefix_bloom_size_ratio = 0.02;
     }
+    if (index) {
+      // The stream is the prefix: a seek within one stream consults the
+      // stream's bloom filters first.
+      cf.prefix_extractor = std::make_shared<IndexKeyPrefix>();
+      cf.memtable_prefix_bloom_size_ratio = 0.02;
+    }
     if (point_lookups) {
-      // Only Get/MultiGet on this family (never iteration): a hash table
-      // keyed by the whole key beats a skip list for random ids.
       cf.prefix_extractor.reset(rocksdb::NewNoopTransform());
       cf.memtable_factory.reset(rocksdb::NewHashLinkListRepFactory(1 << 18));
       cf.memtable_whole_key_filtering = true;
@@ -385,11 +406,14 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
     }
     return cf;
   };
+  // The id family is written by ingesting files (event_id_index.h): its
+  // memtable holds little.
+  const rocksdb::ColumnFamilyOptions ids_options = cf_options(Access::kPointLookup, 4 << 20);
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, cf_options(Access::kSmall, 4 << 20)},
       {kEventsCf, cf_options(Access::kLog, 64 << 20)},
       {kStreamsCf, cf_options(Access::kIndex, 32 << 20)},
-      {kEventIdsCf, cf_options(Access::kPointLookup, 32 << 20)},
+      {kEventIdsCf, ids_options},
       {kMetadataCf, cf_options(Access::kSmall, 4 << 20)},
   };
   // Column families an earlier version left (its state space, format 1's tag
@@ -437,7 +461,8 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
   log->streams_ = log->handles_[2];
   log->event_ids_ = log->handles_[3];
   log->metadata_ = log->handles_[4];
-  if (absl::Status f = log->CheckFormat(path); !f.ok()) return f;
+  absl::StatusOr<bool> new_format = log->CheckFormat(path);
+  if (!new_format.ok()) return new_format.status();
   for (size_t i = legacy.size(); i > 0; --i) {
     rocksdb::ColumnFamilyHandle* h = log->handles_.back();
     log->handles_.pop_back();
@@ -483,6 +508,30 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
     if (!it->status().ok()) return FromRocks(it->status(), "reading the log's end");
   }
   log->committed_.store(log->last_position_, std::memory_order_release);
+  log->ids_ = std::make_unique<EventIdIndex>(log->db_.get(), log->event_ids_, ids_options, path,
+                                             EventIdIndex::Options{.run_ids = o.id_index_run});
+  absl::Status ids = log->ids_->Open(
+      *new_format, log->last_position_,
+      [&log](uint64_t from, const std::function<void(absl::string_view, uint64_t)>& visit) {
+        std::unique_ptr<rocksdb::Iterator> it(
+            log->db_->NewIterator(rocksdb::ReadOptions(), log->events_));
+        RecordedEvent e;
+        for (it->Seek(ToSlice(enc::EventKey(Position(from)))); it->Valid(); it->Next()) {
+          const Position p(enc::DecodeFixed64BE(ToView(it->key())));
+          if (it->key().size() != 8 || !enc::DecodeRecord(p, ToView(it->value()), &e)) {
+            return absl::DataLossError(
+                absl::StrFormat("event at position %d is corrupt", p.value()));
+          }
+          visit(enc::EventIdKey(e.event_id), p.value());
+        }
+        return FromRocks(it->status(), "reading the log for its recent event ids");
+      });
+  if (!ids.ok()) return ids;
+  // After the id watermark: a crash in between finds format 1 again.
+  if (*new_format) {
+    if (absl::Status f = log->WriteFormat(); !f.ok()) return f;
+  }
+  log->ids_->Start();
   if (o.decider != nullptr) {
     if (absl::Status s = o.decider->Recover(*log); !s.ok()) return s;
   }
@@ -501,28 +550,27 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
   return std::unique_ptr<EventLog>(std::move(log));
 }
 
-absl::Status RocksDbEventLog::CheckFormat(const std::string& path) {
+absl::StatusOr<bool> RocksDbEventLog::CheckFormat(const std::string& path) {
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), kFormatKey,
                                &value);
-  if (s.ok()) {
-    uint64_t format = 0;
-    if (!absl::SimpleAtoi(value, &format) || format == 0) {
-      return absl::DataLossError(
-          absl::StrCat("event log at ", path, ": format version '", value, "' is corrupt"));
-    }
-    if (format > kFormat) {
-      return absl::FailedPreconditionError(absl::StrFormat(
-          "event log at %s has format %d, written by a newer Dealwire; this build reads "
-          "formats 1..%d",
-          path, format, kFormat));
-    }
-    if (format == kFormat) return absl::OkStatus();
-  } else if (!s.IsNotFound()) {
-    return FromRocks(s, "reading the log's format version");
+  if (s.IsNotFound()) return true;  // a new log, or one of format 1 (which had no version key)
+  if (!s.ok()) return FromRocks(s, "reading the log's format version");
+  uint64_t format = 0;
+  if (!absl::SimpleAtoi(value, &format) || format == 0) {
+    return absl::DataLossError(
+        absl::StrCat("event log at ", path, ": format version '", value, "' is corrupt"));
   }
-  // A new log, or one of format 1 (which had no version key): both are read
-  // as format 2 from now on.
+  if (format > kFormat) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "event log at %s has format %d, written by a newer Dealwire; this build reads "
+        "formats 1..%d",
+        path, format, kFormat));
+  }
+  return false;
+}
+
+absl::Status RocksDbEventLog::WriteFormat() {
   rocksdb::WriteOptions wo;
   wo.sync = true;
   return FromRocks(db_->Put(wo, db_->DefaultColumnFamily(), kFormatKey, absl::StrCat(kFormat)),
@@ -789,7 +837,9 @@ absl::StatusOr<std::optional<enc::StreamRun>> RocksDbEventLog::LastRun(
   ro.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, streams_));
   const uint64_t committed = committed_.load(std::memory_order_acquire);
-  for (it->SeekToLast(); it->Valid(); it->Prev()) {
+  // Seeks stay within the stream's prefix, whose bloom filters they consult.
+  for (it->SeekForPrev(ToSlice(enc::StreamKey(stream, StreamVersion(UINT64_MAX)))); it->Valid();
+       it->Prev()) {
     enc::StreamRun run;
     if (!enc::DecodeStreamRun(ToView(it->key()), ToView(it->value()), &run)) {
       return absl::DataLossError(absl::StrCat("stream index of '", stream, "' is corrupt"));
@@ -868,7 +918,7 @@ absl::StatusOr<AppendResult> RocksDbEventLog::CheckRepeat(
 
 absl::StatusOr<AppendResult> RocksDbEventLog::Prepare(
     PendingAppend& a, GroupState& g, const std::vector<std::optional<uint64_t>>& known,
-    rocksdb::WriteBatch* batch) {
+    const std::string* id_keys, rocksdb::WriteBatch* batch) {
   // A repeat is checked before the expected version: a retried append whose
   // first attempt succeeded must get its original result, not a conflict.
   if (std::any_of(known.begin(), known.end(), [](const auto& k) { return k.has_value(); })) {
@@ -924,14 +974,19 @@ absl::StatusOr<AppendResult> RocksDbEventLog::Prepare(
   const uint64_t first_position = g.next_position;
   std::string value, pos_key;
   uint64_t version = count;
-  for (const ProposedEvent& e : a.events) {
+  for (size_t i = 0; i < a.events.size(); ++i) {
+    const ProposedEvent& e = a.events[i];
     const uint64_t position = g.next_position++;
     pos_key = enc::EventKey(Position(position));
     value.clear();
-    enc::EncodeRecord(a.stream, StreamVersion(version), g.recorded_time, e, &value);
-    batch->Put(events_, ToSlice(pos_key), ToSlice(value));
-    batch->Put(event_ids_, ToSlice(enc::EventIdKey(e.event_id)), ToSlice(pos_key));
+    enc::EncodeRecordHead(a.stream, StreamVersion(version), g.recorded_time, e, id_keys[i],
+                          &value);
+    // The record is its head and the data, which the batch copies once.
+    const rocksdb::Slice parts[2] = {ToSlice(value), ToSlice(e.data)};
+    const rocksdb::Slice key = ToSlice(pos_key);
+    batch->Put(events_, rocksdb::SliceParts(&key, 1), rocksdb::SliceParts(parts, 2));
     g.ids.emplace(e.event_id, GroupState::IdInGroup{position, version, &a, &e});
+    g.written_ids.emplace_back(id_keys[i], position);
     ++version;
   }
   value.clear();
@@ -969,24 +1024,14 @@ WrittenGroup RocksDbEventLog::WriteGroup(std::vector<PendingAppend> group) {
       if (encoded[i].ok()) ids += a.events.size();
     }
     // One lookup of every id of the group.
-    std::vector<std::string> key_bytes;
-    std::vector<rocksdb::Slice> keys;
-    key_bytes.reserve(ids);
-    keys.reserve(ids);
+    std::vector<std::string> id_keys;
+    id_keys.reserve(ids);
     for (size_t i = 0; i < group.size(); ++i) {
       if (!encoded[i].ok()) continue;
-      for (const ProposedEvent& e : group[i].events) {
-        key_bytes.push_back(enc::EventIdKey(e.event_id));
-        keys.push_back(ToSlice(key_bytes.back()));
-      }
+      for (const ProposedEvent& e : group[i].events) id_keys.push_back(enc::EventIdKey(e.event_id));
     }
-    std::vector<rocksdb::PinnableSlice> values(ids);
-    std::vector<rocksdb::Status> statuses(ids);
-    if (ids > 0) {
-      std::shared_lock l(db_mu_);
-      db_->MultiGet(rocksdb::ReadOptions(), event_ids_, ids, keys.data(), values.data(),
-                    statuses.data());
-    }
+    std::vector<std::optional<uint64_t>> found;
+    const absl::Status looked_up = ids_->Lookup(id_keys, &found);
 
     GroupState g;
     g.next_position = last_position_ + 1;
@@ -1001,27 +1046,22 @@ WrittenGroup RocksDbEventLog::WriteGroup(std::vector<PendingAppend> group) {
         out.results.push_back(encoded[i]);
         continue;
       }
-      // Which ids were seen before: earlier in this group, or in the log.
-      absl::Status lookup;
-      known.assign(a.events.size(), std::nullopt);
-      for (size_t e = 0; e < a.events.size(); ++e, ++k) {
-        if (auto it = g.ids.find(a.events[e].event_id); it != g.ids.end()) {
-          known[e] = it->second.position;
-        } else if (statuses[k].ok()) {
-          if (values[k].size() != 8) {
-            lookup = absl::DataLossError("event id index entry is corrupt");
-          } else {
-            known[e] = enc::DecodeFixed64BE(ToView(values[k]));
-          }
-        } else if (!statuses[k].IsNotFound() && lookup.ok()) {
-          lookup = FromRocks(statuses[k], "reading event id index");
-        }
-      }
-      if (!lookup.ok()) {
-        out.results.push_back(lookup);
+      const size_t first = k;
+      k += a.events.size();
+      if (!looked_up.ok()) {
+        out.results.push_back(looked_up);
         continue;
       }
-      out.results.push_back(Prepare(a, g, known, &batch));
+      // Which ids were seen before: earlier in this group, or in the log.
+      known.assign(a.events.size(), std::nullopt);
+      for (size_t e = 0; e < a.events.size(); ++e) {
+        if (auto it = g.ids.find(a.events[e].event_id); it != g.ids.end()) {
+          known[e] = it->second.position;
+        } else {
+          known[e] = found[first + e];
+        }
+      }
+      out.results.push_back(Prepare(a, g, known, id_keys.data() + first, &batch));
     }
     if (batch.Count() > 0) {
       // Not synced here: the sync thread makes it durable before anyone is
@@ -1049,6 +1089,7 @@ WrittenGroup RocksDbEventLog::WriteGroup(std::vector<PendingAppend> group) {
         last_position_ = g.next_position - 1;
         last_recorded_micros_ = now;
         out.wrote = true;
+        ids_->Add(std::move(g.written_ids), last_position_);
       }
     }
   }
@@ -1063,6 +1104,7 @@ void RocksDbEventLog::Publish(uint64_t last) {
     committed_.store(last, std::memory_order_release);
   }
   commit_cv_.notify_all();
+  ids_->Committed(last);
   std::shared_lock l(listeners_mu_);
   for (const auto& [id, listener] : listeners_) listener(Position(last));
 }
@@ -1106,6 +1148,7 @@ absl::Status RocksDbEventLog::Close() {
   if (writer_.joinable()) writer_.join();
   if (syncer_.joinable()) syncer_.join();
   if (completer_.joinable()) completer_.join();
+  if (ids_ != nullptr) ids_->Stop();
   {
     std::lock_guard l(commit_mu_);
     closed_ = true;
@@ -1168,7 +1211,9 @@ absl::StatusOr<std::vector<RecordedEvent>> RocksDbEventLog::ReadStream(
     const uint64_t start = from.has_value() ? from->value() : (forwards ? 0 : UINT64_MAX);
     // The run holding `start`, or the nearest one before it.
     it->SeekForPrev(ToSlice(enc::StreamKey(stream, StreamVersion(start))));
-    if (forwards && !it->Valid() && it->status().ok()) it->SeekToFirst();
+    if (forwards && !it->Valid() && it->status().ok()) {
+      it->Seek(ToSlice(enc::StreamKey(stream, StreamVersion(0))));
+    }
     for (; it->Valid() && positions.size() < limit; forwards ? it->Next() : it->Prev()) {
       enc::StreamRun run;
       if (!enc::DecodeStreamRun(ToView(it->key()), ToView(it->value()), &run)) {
@@ -1278,18 +1323,13 @@ absl::StatusOr<RecordedEvent> RocksDbEventLog::ReadRecord(Position position) con
 absl::StatusOr<Position> RocksDbEventLog::FindEvent(absl::string_view event_id) const {
   std::shared_lock l(db_mu_);
   if (db_ == nullptr) return absl::UnavailableError("event log is closed");
-  std::string value;
-  rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), event_ids_, ToSlice(enc::EventIdKey(event_id)), &value);
-  if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat("no event with id '", event_id, "'"));
-  if (!s.ok()) return FromRocks(s, "reading event id index");
-  if (value.size() != 8) return absl::DataLossError("event id index entry is corrupt");
-  const uint64_t position = enc::DecodeFixed64BE(value);
+  absl::StatusOr<std::optional<uint64_t>> found = ids_->Find(enc::EventIdKey(event_id));
+  if (!found.ok()) return found.status();
   // An event written but not yet durable is not there for readers.
-  if (position > committed_.load(std::memory_order_acquire)) {
+  if (!found->has_value() || **found > committed_.load(std::memory_order_acquire)) {
     return absl::NotFoundError(absl::StrCat("no event with id '", event_id, "'"));
   }
-  return Position(position);
+  return Position(**found);
 }
 
 absl::StatusOr<StreamVersion> RocksDbEventLog::GetStreamVersion(absl::string_view stream) const {

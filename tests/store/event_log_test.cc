@@ -2223,5 +2223,83 @@ TEST_F(EventLogTest, AProposalIsDestroyedBeforeItsCallbackRuns) {
   }
 }
 
+
+// --- The event-id index ------------------------------------------------------
+
+TEST_F(EventLogTest, IdsAreFoundInMemoryInIngestedRunsAndAfterReopening) {
+  Options options;
+  options.id_index_run = 10;  // a file per 10 ids
+  ASSERT_OK(Open(options));
+  std::vector<std::string> ids;
+  for (int a = 0; a < 30; ++a) {
+    std::vector<ProposedEvent> events = MakeEvents(absl::StrCat("id", a), 3);
+    for (const ProposedEvent& e : events) ids.push_back(e.event_id);
+    ASSERT_OK(log().Append(absl::StrCat("s/", a % 4), ExpectedVersion::Any(), events));
+  }
+  // A UUID id and one that is not, in the same run.
+  ASSERT_OK(log().Append("s/u", ExpectedVersion::Any(),
+                         {MakeEvent("0b6f2c1e-7d4a-4e8b-9a51-3c2d1f0e9b7a"), MakeEvent("plain")}));
+  ids.push_back("0b6f2c1e-7d4a-4e8b-9a51-3c2d1f0e9b7a");
+  ids.push_back("plain");
+  auto expect_all = [&] {
+    for (size_t i = 0; i < ids.size(); ++i) {
+      ASSERT_OK_AND_ASSIGN(Position p, log().FindEvent(ids[i]));
+      EXPECT_EQ(p, Position(i + 1)) << ids[i];
+    }
+    EXPECT_THAT(log().FindEvent("never"), StatusIs(absl::StatusCode::kNotFound));
+    // Every repeat is still a repeat, whether its id is in memory or a file.
+    for (int a = 0; a < 30; ++a) {
+      ASSERT_OK_AND_ASSIGN(AppendResult r, log().Append(absl::StrCat("s/", a % 4),
+                                                       ExpectedVersion::Any(),
+                                                       MakeEvents(absl::StrCat("id", a), 3)));
+      EXPECT_TRUE(r.duplicate) << a;
+      EXPECT_EQ(r.first_position, Position(3 * a + 1));
+    }
+    // And a reused id with other content is refused.
+    EXPECT_THAT(log().Append("s/0", ExpectedVersion::Any(), {MakeEvent("id0-1", {}, "other")}),
+                StatusIs(absl::StatusCode::kAlreadyExists));
+  };
+  expect_all();
+  // Full runs are written as files once durable, by another thread, at the
+  // latest when the log closes.
+  ASSERT_OK(log().Close());
+  log_.reset();
+  {
+    std::vector<std::string> families;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir_, &families).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (const std::string& n : families) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::OpenForReadOnly(rocksdb::Options(), dir_, cfs, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    // Appends of 3 ids: a run is full at 12, so 7 runs (positions 1..84)
+    // are in the family with their watermark, and 85..92 only in memory.
+    const size_t ids_cf = std::find(families.begin(), families.end(), "event_ids") -
+                          families.begin();
+    ASSERT_LT(ids_cf, families.size());
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, handles[ids_cf]));
+    int keys = 0;
+    std::string watermark;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      ++keys;
+      if (it->key().starts_with("\xff")) watermark = it->value().ToString();
+    }
+    EXPECT_EQ(keys, 84 + 1);
+    EXPECT_EQ(watermark, BigEndian(84));
+    it.reset();
+    for (rocksdb::ColumnFamilyHandle* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+  }
+  ASSERT_OK(Open(options));
+  expect_all();
+  // Recent ids (after the last file) come back from the log after a reopen.
+  ASSERT_OK(Reopen(options));
+  expect_all();
+  // With the default run size, nothing more is written as a file, and a
+  // reopen still finds everything.
+  ASSERT_OK(Reopen());
+  expect_all();
+}
+
 }  // namespace
 }  // namespace dealwire::store
