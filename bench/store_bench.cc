@@ -1,22 +1,30 @@
 // dealwire-store-bench — throughput and latency of the durable event log.
 //
-//   dealwire-store-bench [--dir PATH] [--events N] [--appenders C]
+//   dealwire-store-bench [--dir PATH] [--events N] [--appenders C] [--domain]
 //
 //   --dir PATH      log directory (default: a fresh temporary directory,
 //                   removed at the end)
 //   --events N      events of the 100-event append phase; the single-event
 //                   phase appends N/5 (default: 1000000)
 //   --appenders C   threads of the single-event phase (default: 64)
+//   --domain        through the server's write path minus gRPC: the log has
+//                   the DomainDecider, and every append is a proposal of
+//                   valid dealwire.v1 events, encoded and decided on the
+//                   writer thread
 //
 // Phases, each printing one machine-readable line:
 //   append_1xC:   single-event durable appends from C threads, each to its
 //                 own stream, ExpectedVersion::Any;
 //   append_100x4: 100-event appends from 4 threads;
 //   read_all:     ReadAll forwards in pages of 10000 over the whole log.
+// With --domain the lines are named domain_append_1xC and domain_append_100x4,
+// and each also reports the process's CPU per event (cpu_us_per_event).
 //
 // Events look like Dealwire's: a 36-character UUID-like id, type
 // "InvestmentReported", two tags "org/<k>" among 1000 organisations and about
-// 200 bytes of protobuf-like data.
+// 200 bytes of protobuf-like data. With --domain they are the events
+// dealwire-bench appends (load_events.h): OrganizationUpdated of about 200
+// bytes serialized, to the streams of 1000 organizations registered first.
 
 #include <unistd.h>
 
@@ -39,9 +47,15 @@
 #include <utility>
 #include <vector>
 
+#include <sys/resource.h>
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "bench/load_events.h"
+#include "domain/decider.h"
+#include "domain/proposal.h"
 #include "store/event_log.h"
 #include "store/types.h"
 
@@ -66,16 +80,19 @@ struct Flags {
   std::optional<std::string> dir;
   uint64_t events = 1'000'000;
   int appenders = 64;
+  bool domain = false;
 };
 
 [[noreturn]] void Usage(const char* argv0, const std::string& error) {
   if (!error.empty()) std::fprintf(stderr, "%s: %s\n", argv0, error.c_str());
   std::fprintf(stderr,
-               "usage: %s [--dir PATH] [--events N] [--appenders C]\n"
+               "usage: %s [--dir PATH] [--events N] [--appenders C] [--domain]\n"
                "  --dir PATH      log directory (default: a fresh temporary one, removed after)\n"
                "  --events N      events of the 100-event append phase; the single-event\n"
                "                  phase appends N/5 (default: 1000000)\n"
-               "  --appenders C   threads of the single-event phase (default: 64)\n",
+               "  --appenders C   threads of the single-event phase (default: 64)\n"
+               "  --domain        through the server's write path minus gRPC (DomainDecider,\n"
+               "                  proposals of valid events)\n",
                argv0);
   std::exit(error.empty() ? 0 : 2);
 }
@@ -100,6 +117,10 @@ Flags ParseFlags(int argc, char** argv) {
       arg.resize(eq);
     }
     if (arg == "--help" || arg == "-h") Usage(argv[0], "");
+    if (arg == "--domain") {
+      flags.domain = true;
+      continue;
+    }
     if (arg != "--dir" && arg != "--events" && arg != "--appenders") {
       Usage(argv[0], "unknown flag " + arg);
     }
@@ -192,17 +213,13 @@ class EventFactory {
   std::mt19937_64 rng_;
 };
 
-// Appends or exits. The queue (16384 appends) cannot fill with at most 4096
-// appenders, so any error is a real one.
-AppendResult MustAppend(EventLog& log, const std::string& stream,
-                        std::vector<ProposedEvent> events) {
-  absl::StatusOr<AppendResult> r = log.Append(stream, ExpectedVersion::Any(), std::move(events));
+// Exits with `what` when `r` is an error. The queue (16384 appends) cannot
+// fill with at most 4096 appenders, so any error is a real one.
+void MustSucceed(const absl::StatusOr<AppendResult>& r, const std::string& what) {
   if (!r.ok()) {
-    std::fprintf(stderr, "append to %s failed: %s\n", stream.c_str(),
-                 r.status().ToString().c_str());
+    std::fprintf(stderr, "append to %s failed: %s\n", what.c_str(), r.status().ToString().c_str());
     std::exit(1);
   }
-  return *r;
 }
 
 double Percentile(std::vector<double>& v, double p) {
@@ -214,49 +231,122 @@ double Percentile(std::vector<double>& v, double p) {
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
+// This process's CPU time (user + system), in seconds.
+double ProcessCpuSeconds() {
+  rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+// One thread's appends, made before the clock starts: each call appends one.
+using Appends = std::vector<std::function<void()>>;
+
+// Runs `appends[t]` on thread t, one after the other, and prints one line
+// named `name` for `events` events (with the process's CPU per event when
+// `cpu`).
+void RunAppends(const std::string& name, std::vector<Appends> appends, uint64_t events, bool cpu) {
+  const size_t threads = appends.size();
+  uint64_t total_appends = 0;
+  for (const Appends& a : appends) total_appends += a.size();
+  std::vector<std::vector<double>> latencies_ms(threads);
+  std::vector<std::thread> workers;
+  const double cpu_before = ProcessCpuSeconds();
+  const Clock::time_point start = Clock::now();
+  for (size_t t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      std::vector<double>& latencies = latencies_ms[t];
+      latencies.reserve(appends[t].size());
+      for (std::function<void()>& append : appends[t]) {
+        const Clock::time_point begin = Clock::now();
+        append();
+        latencies.push_back(
+            std::chrono::duration<double, std::milli>(Clock::now() - begin).count());
+        append = nullptr;  // frees its events
+      }
+    });
+  }
+  for (std::thread& w : workers) w.join();
+  const double seconds = Seconds(Clock::now() - start);
+  const double cpu_seconds = ProcessCpuSeconds() - cpu_before;
+  std::vector<double> all;
+  for (const auto& l : latencies_ms) all.insert(all.end(), l.begin(), l.end());
+  const double p50 = Percentile(all, 0.50);
+  const double p99 = Percentile(all, 0.99);
+  std::string extra;
+  if (cpu) {
+    extra = absl::StrFormat(" cpu_us_per_event=%.1f cores=%.2f",
+                            cpu_seconds * 1e6 / static_cast<double>(events), cpu_seconds / seconds);
+  }
+  std::printf("%s: %.0f events/s p50=%.2fms p99=%.2fms events=%llu appends=%llu seconds=%.2f%s\n",
+              name.c_str(), static_cast<double>(events) / seconds, p50, p99,
+              static_cast<unsigned long long>(events),
+              static_cast<unsigned long long>(total_appends), seconds, extra.c_str());
+  std::fflush(stdout);
+}
+
 // Appends `total_events` in appends of `batch` events from `threads` threads,
 // each to its own stream, and prints one line named `name`. Events are made
 // before the clock starts, so the figure is the log's, not the generator's.
 void AppendPhase(EventLog& log, const std::string& name, uint64_t total_events, int batch,
                  int threads) {
   const uint64_t total_appends = total_events / static_cast<uint64_t>(batch);
-  std::vector<std::vector<std::vector<ProposedEvent>>> appends(threads);
-  for (uint64_t a = 0; a < total_appends; ++a) appends[a % threads].emplace_back();
+  std::vector<Appends> appends(threads);
+  for (uint64_t a = 0; a < total_appends; ++a) {
+    const int t = static_cast<int>(a % threads);
+    appends[t].emplace_back();
+  }
   for (int t = 0; t < threads; ++t) {
     EventFactory factory(std::hash<std::string>()(name) ^ static_cast<uint64_t>(t));
-    for (std::vector<ProposedEvent>& events : appends[t]) {
+    const std::string stream = absl::StrFormat("bench/%s/%d", name, t);
+    for (std::function<void()>& append : appends[t]) {
+      std::vector<ProposedEvent> events;
       events.reserve(batch);
       for (int i = 0; i < batch; ++i) events.push_back(factory.Next());
+      append = [&log, stream, events = std::move(events)]() mutable {
+        MustSucceed(log.Append(stream, ExpectedVersion::Any(), std::move(events)), stream);
+      };
     }
   }
-  std::vector<std::vector<double>> latencies_ms(threads);
-  std::vector<std::thread> workers;
-  const Clock::time_point start = Clock::now();
+  RunAppends(name, std::move(appends), total_appends * static_cast<uint64_t>(batch), false);
+}
+
+// The same through the DomainDecider: proposals of OrganizationUpdated
+// events to the streams of `events.orgs()` registered organizations.
+void DomainAppendPhase(EventLog& log, const dealwire::bench::LoadEvents& load,
+                       const std::string& name, uint64_t total_events, int batch, int threads) {
+  const uint64_t total_appends = total_events / static_cast<uint64_t>(batch);
+  std::vector<Appends> appends(threads);
+  for (uint64_t a = 0; a < total_appends; ++a) appends[a % threads].emplace_back();
+  uint64_t k = 0;
   for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&, t] {
-      const std::string stream = absl::StrFormat("bench/%s/%d", name, t);
-      std::vector<double>& latencies = latencies_ms[t];
-      latencies.reserve(appends[t].size());
-      for (std::vector<ProposedEvent>& events : appends[t]) {
-        const Clock::time_point begin = Clock::now();
-        MustAppend(log, stream, std::move(events));
-        latencies.push_back(
-            std::chrono::duration<double, std::milli>(Clock::now() - begin).count());
-      }
-    });
+    dealwire::bench::UuidGenerator ids(std::hash<std::string>()(name) ^ static_cast<uint64_t>(t));
+    for (std::function<void()>& append : appends[t]) {
+      const int org = static_cast<int>(k++ % static_cast<uint64_t>(load.orgs()));
+      dealwire::v1::AppendRequest request;
+      load.FillUpdates(org, batch, ids, absl::Now(), &request);
+      std::vector<dealwire::v1::Event> events(request.events().begin(), request.events().end());
+      append = [&log, stream = request.stream(), events = std::move(events)]() mutable {
+        MustSucceed(log.Propose(stream, ExpectedVersion::Any(),
+                                dealwire::domain::EventsProposal::Own(std::move(events), "bench")),
+                    stream);
+      };
+    }
   }
-  for (std::thread& w : workers) w.join();
-  const double seconds = Seconds(Clock::now() - start);
-  std::vector<double> all;
-  for (const auto& l : latencies_ms) all.insert(all.end(), l.begin(), l.end());
-  const uint64_t events = total_appends * static_cast<uint64_t>(batch);
-  const double p50 = Percentile(all, 0.50);
-  const double p99 = Percentile(all, 0.99);
-  std::printf("%s: %.0f events/s p50=%.2fms p99=%.2fms events=%llu appends=%llu seconds=%.2f\n",
-              name.c_str(), static_cast<double>(events) / seconds, p50, p99,
-              static_cast<unsigned long long>(events),
-              static_cast<unsigned long long>(total_appends), seconds);
-  std::fflush(stdout);
+  RunAppends(name, std::move(appends), total_appends * static_cast<uint64_t>(batch), true);
+}
+
+// Registers the organizations of `load`.
+void RegisterOrgs(EventLog& log, const dealwire::bench::LoadEvents& load) {
+  dealwire::bench::UuidGenerator ids(7);
+  for (int org = 0; org < load.orgs(); ++org) {
+    dealwire::v1::AppendRequest request;
+    load.FillRegistration(org, ids, &request);
+    std::vector<dealwire::v1::Event> events(request.events().begin(), request.events().end());
+    MustSucceed(log.Propose(request.stream(), ExpectedVersion::NoStream(),
+                            dealwire::domain::EventsProposal::Own(std::move(events), "bench")),
+                request.stream());
+  }
 }
 
 void ReadPhase(const EventLog& log) {
@@ -309,16 +399,27 @@ int main(int argc, char** argv) {
 
   int exit_code = 0;
   {
-    absl::StatusOr<std::unique_ptr<EventLog>> log =
-        dealwire::store::OpenEventLog(dir, dealwire::store::Options());
+    dealwire::store::Options options;
+    if (flags.domain) options.decider = std::make_shared<dealwire::domain::DomainDecider>();
+    absl::StatusOr<std::unique_ptr<EventLog>> log = dealwire::store::OpenEventLog(dir, options);
     if (!log.ok()) {
       std::fprintf(stderr, "open %s: %s\n", dir.c_str(), log.status().ToString().c_str());
       return 1;
     }
-    AppendPhase(**log, absl::StrFormat("append_1x%d", flags.appenders), flags.events / 5, 1,
-                flags.appenders);
-    AppendPhase(**log, absl::StrFormat("append_%dx%d", kBatchSize, kBatchAppenders),
-                flags.events, kBatchSize, kBatchAppenders);
+    if (flags.domain) {
+      const dealwire::bench::LoadEvents load({.run_tag = "store", .orgs = kOrgs, .event_bytes = 200});
+      RegisterOrgs(**log, load);
+      DomainAppendPhase(**log, load, absl::StrFormat("domain_append_1x%d", flags.appenders),
+                        flags.events / 5, 1, flags.appenders);
+      DomainAppendPhase(**log, load,
+                        absl::StrFormat("domain_append_%dx%d", kBatchSize, kBatchAppenders),
+                        flags.events, kBatchSize, kBatchAppenders);
+    } else {
+      AppendPhase(**log, absl::StrFormat("append_1x%d", flags.appenders), flags.events / 5, 1,
+                  flags.appenders);
+      AppendPhase(**log, absl::StrFormat("append_%dx%d", kBatchSize, kBatchAppenders),
+                  flags.events, kBatchSize, kBatchAppenders);
+    }
     ReadPhase(**log);
     absl::Status closed = (*log)->Close();
     if (!closed.ok()) {
