@@ -53,7 +53,7 @@ class RebuildReactor final : public grpc::ServerWriteReactor<v1::RebuildProjecti
       call_->cancelled = true;
       call_->pending.clear();
       if (!call_->finish.has_value()) {
-        call_->finish = grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
+        call_->finish = ToGrpcStatus(absl::CancelledError("the client went away"));
       }
     }
     call_->Pump();
@@ -109,11 +109,10 @@ grpc::ServerWriteReactor<v1::RebuildProjectionsResponse>* AdminService::RebuildP
     return reactor;
   };
   if (shut_down_) {
-    return refuse(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
+    return refuse(ToGrpcStatus(absl::UnavailableError("the server is shutting down")));
   }
   if (last_ != nullptr && !last_->done) {
-    return refuse(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                               "a rebuild of the projections is already running"));
+    return refuse(ToGrpcStatus(absl::FailedPreconditionError("a rebuild of the projections is already running")));
   }
   if (thread_.joinable()) thread_.join();  // finished: returns at once
   last_ = call;

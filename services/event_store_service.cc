@@ -125,7 +125,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   // Starts delivery. REQUIRES: called once, right after construction.
   void Begin() {
     if (!service_->Register(this)) {
-      End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
+      End(ToGrpcStatus(absl::UnavailableError("the server is shutting down")));
       return;
     }
     watch_id_ = service_->tail_.Watch([this] { Pump(); });
@@ -214,14 +214,14 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
       }
     }
     if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the subscriber went away"));
+      Finish(ToGrpcStatus(absl::CancelledError("the subscriber went away")));
       return;
     }
     Pump();
   }
 
   void OnCancel() override {
-    End(grpc::Status(grpc::StatusCode::CANCELLED, "the subscription was cancelled"));
+    End(ToGrpcStatus(absl::CancelledError("the subscription was cancelled")));
   }
 
   void OnDone() override {
@@ -268,8 +268,7 @@ void EventStoreService::Shutdown() {
     if (shut_down_) return;
     shut_down_ = true;
     for (SubscribeReactor* r : active_) {
-      r->End(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                          "the server is shutting down; resume from your last checkpoint"));
+      r->End(ToGrpcStatus(absl::UnavailableError("the server is shutting down; resume from your last checkpoint")));
     }
   }
   tick_cv_.notify_all();
@@ -573,8 +572,7 @@ grpc::ServerUnaryReactor* EventStoreService::DeleteSubscription(
     std::lock_guard l(mu_);
     for (SubscribeReactor* r : active_) {
       if (r->name() == request->name()) {
-        r->End(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                            absl::StrCat("subscription '", request->name(), "' was deleted")));
+        r->End(ToGrpcStatus(absl::FailedPreconditionError(absl::StrCat("subscription '", request->name(), "' was deleted"))));
       }
     }
   }

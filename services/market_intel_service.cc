@@ -22,8 +22,7 @@ grpc::ServerUnaryReactor* AnswerOnPool(grpc::CallbackServerContext* context, Exe
     reactor->Finish(ToGrpcStatus(std::move(answer)()));
   });
   if (!queued) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                 "the server is busy or shutting down; retry"));
+    reactor->Finish(ToGrpcStatus(absl::UnavailableError("the server is busy or shutting down; retry")));
   }
   return reactor;
 }
