@@ -70,6 +70,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -310,11 +311,13 @@ enum class ClientMode {
   kCallback,         // "async": the callback API on gRPC's callback threads
   kSync,             // "sync": one thread per caller, blocking calls
   kCompletionQueue,  // "cq": the completion-queue API, each queue polled by one thread
+  kStream,           // "stream": appends only: one AppendStream call per channel
 };
 
 ClientMode ParseClientMode(const std::string& s) {
   if (s == "sync") return ClientMode::kSync;
   if (s == "cq") return ClientMode::kCompletionQueue;
+  if (s == "stream") return ClientMode::kStream;
   return ClientMode::kCallback;
 }
 
@@ -340,7 +343,8 @@ class CallDriver {
         method_(std::move(method)),
         next_(std::move(next)),
         max_errors_(max_errors),
-        rpc_timeout_(SecondsFlag(env.flags().rpc_timeout)) {
+        rpc_timeout_(SecondsFlag(env.flags().rpc_timeout)),
+        stubs_count_(stubs.size()) {
     callers_.reserve(callers);
     for (int i = 0; i < callers; ++i) {
       callers_.push_back(
@@ -380,6 +384,20 @@ class CallDriver {
           threads.emplace_back([this, t, deadline] { RunCq(t, deadline); });
         }
         for (std::thread& t : threads) t.join();
+        break;
+      }
+      case ClientMode::kStream: {
+        if constexpr (std::is_same_v<Request, AppendRequest>) {
+          std::vector<std::thread> threads;
+          const size_t streams = std::min(stubs_count_, callers_.size());
+          for (size_t s = 0; s < streams; ++s) {
+            threads.emplace_back([this, s, streams, bound] { RunStream(s, streams, bound); });
+          }
+          for (std::thread& t : threads) t.join();
+        } else {
+          fmt::print(stderr, "dealwire-bench: --client stream is for the append scenarios\n");
+          std::_Exit(2);
+        }
         break;
       }
     }
@@ -507,12 +525,75 @@ class CallDriver {
     }
   }
 
+  // Runs the callers i with i % streams == s over one AppendStream call on
+  // their channel: each keeps one append in flight (its correlation id is
+  // the caller's index); the outcomes of a response start the callers' next
+  // appends, written together (buffered, then one flush).
+  void RunStream(size_t s, size_t streams, absl::Duration bound) {
+    grpc::ClientContext context;
+    context.set_deadline(DeadlineIn(bound));
+    env_.Prepare(&context, bound);
+    std::unique_ptr<grpc::ClientReaderWriter<v1::AppendStreamRequest, v1::AppendStreamResponse>>
+        call = callers_[s]->stub->AppendStream(&context);
+    v1::AppendStreamRequest request;
+    std::vector<Caller*> ready;
+    const auto write_ready = [&] {
+      for (size_t i = 0; i < ready.size(); ++i) {
+        Caller& c = *ready[i];
+        request.set_correlation_id(static_cast<uint64_t>(c.index));
+        request.mutable_append()->Swap(&c.request);
+        grpc::WriteOptions options;
+        if (i + 1 < ready.size()) options.set_buffer_hint();
+        const bool ok = call->Write(request, options);
+        request.mutable_append()->Swap(&c.request);
+        if (!ok) return false;
+      }
+      ready.clear();
+      return true;
+    };
+    int active = 0;
+    for (size_t i = s; i < callers_.size(); i += streams) {
+      if (Begin(*callers_[i])) {
+        ready.push_back(callers_[i].get());
+        ++active;
+      }
+    }
+    bool open = write_ready();
+    v1::AppendStreamResponse response;
+    while (open && active > 0 && call->Read(&response)) {
+      for (const v1::AppendOutcome& o : response.outcomes()) {
+        Caller& c = *callers_[static_cast<size_t>(o.correlation_id())];
+        Record(c, o.has_failure() ? grpc::Status(static_cast<grpc::StatusCode>(o.failure().code()),
+                                                 o.failure().message())
+                                  : grpc::Status::OK);
+        if (Begin(c)) {
+          ready.push_back(&c);
+        } else {
+          --active;
+        }
+      }
+      open = write_ready();
+    }
+    call->WritesDone();
+    while (call->Read(&response)) {
+    }
+    const grpc::Status status = call->Finish();
+    if (active > 0) {
+      // The call ended early: every caller still waiting counts an error.
+      for (size_t i = s; i < callers_.size(); i += streams) {
+        Caller& c = *callers_[i];
+        if (c.last_done < c.begin) Record(c, status.ok() ? grpc::Status::CANCELLED : status);
+      }
+    }
+  }
+
   Env& env_;
   const ClientMode mode_;
   const UnaryMethod<Request, Response> method_;
   const NextFn next_;
   const uint64_t max_errors_;
   const absl::Duration rpc_timeout_;
+  const size_t stubs_count_;
   std::vector<std::unique_ptr<Caller>> callers_;
   std::atomic<uint64_t> errors_{0};
   absl::Mutex mu_;
@@ -1409,8 +1490,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--client", flags.client,
                  "append/ping client: async (callback API, gRPC's threads), cq (completion queues "
-                 "polled by --cq-threads threads) or sync (one thread per caller)")
-      ->check(CLI::IsMember({"async", "cq", "sync"}))
+                 "polled by --cq-threads threads), sync (one thread per caller) or, for the "
+                 "append scenarios, stream (one EventStore.AppendStream call per channel, each "
+                 "caller still keeping one append in flight)")
+      ->check(CLI::IsMember({"async", "cq", "sync", "stream"}))
       ->capture_default_str();
   app.add_option("--cq-threads", flags.cq_threads,
                  "with --client cq: completion queues, each polled by its own thread")

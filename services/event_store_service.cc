@@ -50,30 +50,6 @@ store::Direction ToDirection(v1::Direction d) {
   return d == v1::DIRECTION_BACKWARDS ? store::Direction::kBackwards : store::Direction::kForwards;
 }
 
-absl::StatusOr<store::ExpectedVersion> ToExpected(const v1::AppendRequest& r) {
-  if (!r.has_expected_version()) return store::ExpectedVersion::Any();
-  const v1::ExpectedVersion& x = r.expected_version();
-  switch (x.value_case()) {
-    case v1::ExpectedVersion::kExact:
-      return store::ExpectedVersion::Exact(store::StreamVersion(x.exact()));
-    case v1::ExpectedVersion::kState:
-      switch (x.state()) {
-        case v1::EXPECTED_STATE_UNSPECIFIED:
-        case v1::EXPECTED_STATE_ANY:
-          return store::ExpectedVersion::Any();
-        case v1::EXPECTED_STATE_NO_STREAM:
-          return store::ExpectedVersion::NoStream();
-        case v1::EXPECTED_STATE_STREAM_EXISTS:
-          return store::ExpectedVersion::StreamExists();
-        default:
-          return absl::InvalidArgumentError("expected_version.state: unknown value");
-      }
-    case v1::ExpectedVersion::VALUE_NOT_SET:
-      return store::ExpectedVersion::Any();
-  }
-  return store::ExpectedVersion::Any();
-}
-
 google::protobuf::Timestamp ToTimestamp(absl::Time t) {
   return google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
 }
@@ -263,6 +239,7 @@ EventStoreService::~EventStoreService() {
 }
 
 void EventStoreService::Shutdown() {
+  append_streams_.ShutdownAll();
   {
     std::lock_guard l(mu_);
     if (shut_down_) return;
@@ -311,16 +288,16 @@ grpc::ServerUnaryReactor* EventStoreService::Append(grpc::CallbackServerContext*
   log_->ProposeAsync(request->stream(), *expected,
                      domain::EventsProposal::Borrow(request->events(), options_.principal),
                      [reactor, response](absl::StatusOr<store::AppendResult> r) {
-                       if (r.ok()) {
-                         response->set_first_position(r->first_position.value());
-                         response->set_last_position(r->last_position.value());
-                         response->set_first_stream_version(r->first_version.value());
-                         response->set_next_expected_version(r->next_expected_version().value());
-                         response->set_duplicate(r->duplicate);
-                         *response->mutable_recorded_time() = ToTimestamp(r->recorded_time);
-                       }
+                       if (r.ok()) FillAppendResponse(*r, response);
                        reactor->Finish(ToGrpcStatus(r.status()));
                      });
+  return reactor;
+}
+
+grpc::ServerBidiReactor<v1::AppendStreamRequest, v1::AppendStreamResponse>*
+EventStoreService::AppendStream(grpc::CallbackServerContext* /*context*/) {
+  auto* reactor = new AppendStreamReactor(log_, options_.principal, &append_streams_);
+  reactor->Start();
   return reactor;
 }
 

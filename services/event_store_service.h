@@ -9,7 +9,7 @@
 //   server->Shutdown();
 //
 // No reaction blocks: appends are handed to the log's writer and finished
-// from its callback; subscriptions write one message at a time, each
+// from its callback (AppendStream's too, services/appends.h); subscriptions write one message at a time, each
 // produced by a bounded read. Subscribe is a raw method: events go out as the
 // bytes the live tail serialized once for every subscriber.
 #pragma once
@@ -23,6 +23,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
 #include "dealwire/v1/event_store.grpc.pb.h"
+#include "services/appends.h"
 #include "services/live_tail.h"
 #include "services/subscription.h"
 #include "store/event_log.h"
@@ -49,13 +50,16 @@ class EventStoreService final : public dealwire::v1::EventStore::WithRawCallback
   EventStoreService(store::EventLog* log, Options options);
   ~EventStoreService() override;
 
-  // Ends every live subscription with UNAVAILABLE and refuses new ones.
+  // Ends every live subscription with UNAVAILABLE and refuses new ones; ends
+  // every AppendStream call once the appends it read have their outcomes.
   // Idempotent. Call before grpc::Server::Shutdown, which waits for them.
   void Shutdown();
 
   grpc::ServerUnaryReactor* Append(grpc::CallbackServerContext* context,
                                    const dealwire::v1::AppendRequest* request,
                                    dealwire::v1::AppendResponse* response) override;
+  grpc::ServerBidiReactor<dealwire::v1::AppendStreamRequest, dealwire::v1::AppendStreamResponse>*
+  AppendStream(grpc::CallbackServerContext* context) override;
   grpc::ServerUnaryReactor* ReadStream(grpc::CallbackServerContext* context,
                                        const dealwire::v1::ReadStreamRequest* request,
                                        dealwire::v1::ReadStreamResponse* response) override;
@@ -90,6 +94,7 @@ class EventStoreService final : public dealwire::v1::EventStore::WithRawCallback
   const Options options_;
   LiveTail tail_;
   SubscriptionRegistry registry_;
+  AppendStreams append_streams_;
 
   std::mutex mu_;
   absl::flat_hash_set<SubscribeReactor*> active_;  // guarded by mu_
