@@ -32,7 +32,14 @@ absl::Status Refused(absl::string_view base, absl::string_view leaf, absl::strin
 // --- Driving -----------------------------------------------------------------
 
 absl::Status DecisionState::Recover(const store::EventLog& log) {
+  // The log answers the lookups of amendments while recovering, and only then.
   log_ = &log;
+  const absl::Status s = Replay(log);
+  log_ = nullptr;
+  return s;
+}
+
+absl::Status DecisionState::Replay(const store::EventLog& log) {
   std::optional<store::Position> from;
   v1::Event event;
   for (;;) {
@@ -58,41 +65,32 @@ absl::Status DecisionState::Recover(const store::EventLog& log) {
 
 absl::Status DecisionState::Decide(uint64_t first_position,
                                    const std::vector<const v1::EventPayload*>& payloads,
+                                   const store::AcceptedEvents& accepted,
                                    std::vector<store::ProposedEvent>* events) {
-  Prune();
-  for (size_t i = 0; i < events->size(); ++i) {
+  accepted_ = &accepted;
+  earlier_.clear();
+  absl::Status s;
+  for (size_t i = 0; s.ok() && i < events->size(); ++i) {
     store::ProposedEvent& e = (*events)[i];
     const v1::EventPayload& payload = *payloads[i];
     const uint64_t position = first_position + i;
-    absl::Status s = Apply(e.event_id, position, payload, absl::StrCat("events[", i, "].payload"));
+    s = Apply(e.event_id, position, payload, absl::StrCat("events[", i, "].payload"));
     if (s.ok()) s = TagsOf(payload, &e.tags);
-    if (!s.ok()) {
-      Rollback();
-      return s;
-    }
-    pending_.insert_or_assign(e.event_id, PendingEvent{position, e.data, e.tags});
-    pending_order_.emplace_back(position, e.event_id);
-    undo_.push_back([this, id = e.event_id] {
-      pending_.erase(id);
-      pending_order_.pop_back();
-    });
+    if (s.ok()) earlier_.push_back({&e.event_id, position, &payload, &e.tags});
   }
-  undo_.clear();
-  return absl::OkStatus();
+  if (s.ok()) {
+    undo_.clear();
+  } else {
+    Rollback();
+  }
+  accepted_ = nullptr;
+  earlier_.clear();
+  return s;
 }
 
 void DecisionState::Rollback() {
   for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) (*it)();
   undo_.clear();
-}
-
-void DecisionState::Prune() {
-  if (log_ == nullptr) return;
-  const uint64_t committed = log_->LastPosition().value();
-  while (!pending_order_.empty() && pending_order_.front().first <= committed) {
-    pending_.erase(pending_order_.front().second);
-    pending_order_.pop_front();
-  }
 }
 
 absl::Status DecisionState::Apply(const std::string& event_id, uint64_t position,
@@ -276,25 +274,36 @@ absl::Status DecisionState::TagsOf(const v1::EventPayload& p, std::vector<std::s
 
 absl::StatusOr<std::optional<DecisionState::Found>> DecisionState::FindEvent(
     const std::string& event_id) {
-  v1::Event event;
   Found found;
-  if (auto it = pending_.find(event_id); it != pending_.end()) {
-    found.position = it->second.position;
-    found.tags = it->second.tags;
-    if (!event.ParseFromString(it->second.data)) {
-      return absl::InternalError(absl::StrCat("accepted event '", event_id, "' cannot be parsed"));
+  // Earlier in the append being decided.
+  for (auto e = earlier_.rbegin(); e != earlier_.rend(); ++e) {
+    if (*e->event_id == event_id) {
+      found.position = e->position;
+      found.payload = *e->payload;
+      found.tags = *e->tags;
+      return std::optional<Found>(std::move(found));
     }
-  } else {
-    if (log_ == nullptr) return std::nullopt;
-    absl::StatusOr<store::Position> position = log_->FindEvent(event_id);
-    if (absl::IsNotFound(position.status())) return std::nullopt;
-    if (!position.ok()) return position.status();
-    absl::StatusOr<store::RecordedEvent> recorded = log_->ReadEvent(*position);
-    if (!recorded.ok()) return recorded.status();
-    if (absl::Status s = DecodeEvent(*recorded, &event); !s.ok()) return s;
-    found.position = position->value();
-    found.tags = std::move(recorded->tags);
   }
+  // Accepted before it (while deciding), or committed (while recovering).
+  std::optional<store::RecordedEvent> recorded;
+  if (accepted_ != nullptr) {
+    absl::StatusOr<std::optional<store::RecordedEvent>> r = accepted_->Find(event_id);
+    if (!r.ok()) return r.status();
+    recorded = *std::move(r);
+  } else if (log_ != nullptr) {
+    absl::StatusOr<store::Position> position = log_->FindEvent(event_id);
+    if (!absl::IsNotFound(position.status())) {
+      if (!position.ok()) return position.status();
+      absl::StatusOr<store::RecordedEvent> r = log_->ReadEvent(*position);
+      if (!r.ok()) return r.status();
+      recorded = *std::move(r);
+    }
+  }
+  if (!recorded.has_value()) return std::nullopt;
+  v1::Event event;
+  if (absl::Status s = DecodeEvent(*recorded, &event); !s.ok()) return s;
+  found.position = recorded->position.value();
+  found.tags = std::move(recorded->tags);
   found.payload = std::move(*event.mutable_payload());
   return std::optional<Found>(std::move(found));
 }
@@ -329,6 +338,7 @@ absl::Status DomainDecider::Encode(absl::string_view stream, const store::Propos
 
 absl::Status DomainDecider::Decide(absl::string_view /*stream*/, store::Position first_position,
                                    absl::Time /*recorded_time*/, const store::Proposal* proposal,
+                                   const store::AcceptedEvents& accepted,
                                    std::vector<store::ProposedEvent>* events) {
   const auto* p = dynamic_cast<const EventsProposal*>(proposal);
   if (p == nullptr) {
@@ -338,7 +348,7 @@ absl::Status DomainDecider::Decide(absl::string_view /*stream*/, store::Position
   std::vector<const dealwire::v1::EventPayload*> payloads;
   payloads.reserve(p->size());
   for (size_t i = 0; i < p->size(); ++i) payloads.push_back(&p->event(i).payload());
-  return state_->Decide(first_position.value(), payloads, events);
+  return state_->Decide(first_position.value(), payloads, accepted, events);
 }
 
 }  // namespace dealwire::domain

@@ -97,6 +97,7 @@ class DomainDecider final : public store::Decider {
   // this log's events go through Encode.
   absl::Status Decide(absl::string_view stream, store::Position first_position,
                       absl::Time recorded_time, const store::Proposal* proposal,
+                      const store::AcceptedEvents& accepted,
                       std::vector<store::ProposedEvent>* events) override;
 
  private:

@@ -109,10 +109,13 @@ class DecisionState {
   // else leaves no trace. See DomainDecider::Decide.
   absl::Status Decide(uint64_t first_position,
                       const std::vector<const dealwire::v1::EventPayload*>& payloads,
+                      const store::AcceptedEvents& accepted,
                       std::vector<store::ProposedEvent>* events);
 
  private:
   // --- decider.cc: driving, lookups, tags ---
+  // Applies every committed event of `log`, in order.
+  absl::Status Replay(const store::EventLog& log);
   // One event: `field` is the path of its payload ("events[2].payload").
   absl::Status Apply(const std::string& event_id, uint64_t position,
                      const dealwire::v1::EventPayload& p, absl::string_view field);
@@ -137,7 +140,6 @@ class DecisionState {
   };
   absl::StatusOr<std::optional<Found>> FindEvent(const std::string& event_id);
   void Rollback();
-  void Prune();
 
   // --- organizations.cc ---
   // Checks that every organization `p` names is registered before `at`.
@@ -223,15 +225,17 @@ class DecisionState {
     }
   }
 
-  // An event accepted but not yet committed (the log's readers do not see
-  // it): what a retraction or correction of it needs.
-  struct PendingEvent {
+  // An event of the append being decided, before the one being decided.
+  struct Earlier {
+    const std::string* event_id;
     uint64_t position;
-    std::string data;  // the stored data, parsed only when it is looked up
-    std::vector<std::string> tags;
+    const dealwire::v1::EventPayload* payload;
+    const std::vector<std::string>* tags;
   };
 
-  const store::EventLog* log_ = nullptr;
+  const store::EventLog* log_ = nullptr;               // during Recover
+  const store::AcceptedEvents* accepted_ = nullptr;    // during Decide
+  std::vector<Earlier> earlier_;                       // during Decide
   absl::flat_hash_map<std::string, Org> orgs_;
   absl::flat_hash_map<std::string, Deal> deals_;
   absl::flat_hash_map<std::string, Partnership> partnerships_;
@@ -239,9 +243,6 @@ class DecisionState {
   absl::flat_hash_map<std::string, uint64_t> retracted_;       // event id → retracted at
   absl::flat_hash_map<std::string, std::string> corrections_;  // event id → latest correction
   absl::flat_hash_set<std::string> skipped_;                   // events Recover could not apply
-  // id → the pending event, and the ids in position order for pruning.
-  absl::flat_hash_map<std::string, PendingEvent> pending_;
-  std::deque<std::pair<uint64_t, std::string>> pending_order_;
   std::vector<std::function<void()>> undo_;
 };
 

@@ -68,6 +68,18 @@ class Proposal {
   virtual size_t bytes() const = 0;
 };
 
+// The events a decider may look up while it decides an append: every event
+// accepted before it — committed, written but not yet durable, or earlier in
+// the same group commit. Valid only during the Decide call it is given to.
+class AcceptedEvents {
+ public:
+  virtual ~AcceptedEvents() = default;
+
+  // Returns the accepted event with id `event_id`, or nullopt when there is
+  // none. Returns the log's read errors.
+  virtual absl::StatusOr<std::optional<RecordedEvent>> Find(absl::string_view event_id) const = 0;
+};
+
 // The domain's part of the write path: it turns proposals into events and
 // decides, against the domain state, whether they may be appended. It runs
 // on the log's writer thread, so that a decision and the commit it allows
@@ -101,7 +113,8 @@ class Decider {
   // idempotency, expected version): `events` would get positions
   // `first_position`, `first_position + 1`, … and `recorded_time`.
   // `proposal` is what Encode encoded them from, or null for an append of
-  // complete events (AppendAsync). Returns OK to accept it, having set each
+  // complete events (AppendAsync). `accepted` finds the events accepted
+  // before this append (not those of this append itself). Returns OK to accept it, having set each
   // event's tags (the log indexes nothing by them; readers filter by them;
   // they are not held to the limits of Options, which bound a caller's);
   // the decider must then count the events into its state, because the next
@@ -114,6 +127,7 @@ class Decider {
   // append (see Append), so accepted state is never undone.
   virtual absl::Status Decide(absl::string_view stream, Position first_position,
                               absl::Time recorded_time, const Proposal* proposal,
+                              const AcceptedEvents& accepted,
                               std::vector<ProposedEvent>* events) = 0;
 };
 

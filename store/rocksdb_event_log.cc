@@ -181,6 +181,21 @@ struct GroupState {
   std::vector<std::pair<std::string, uint64_t>> written_ids;
 };
 
+class RocksDbEventLog;
+
+// The events accepted before an append of the group being built (see
+// AcceptedEvents): the group's earlier appends, then the id index and the
+// records written (durable or not). Writer thread only.
+class GroupView final : public AcceptedEvents {
+ public:
+  GroupView(const RocksDbEventLog& log, const GroupState& group) : log_(log), group_(group) {}
+  absl::StatusOr<std::optional<RecordedEvent>> Find(absl::string_view event_id) const override;
+
+ private:
+  const RocksDbEventLog& log_;
+  const GroupState& group_;
+};
+
 class RocksDbEventLog final : public EventLog {
  public:
   static absl::StatusOr<std::unique_ptr<EventLog>> Open(const std::string& path, Options options);
@@ -217,6 +232,7 @@ class RocksDbEventLog final : public EventLog {
   absl::Status Close() override;
 
  private:
+  friend class GroupView;
   explicit RocksDbEventLog(Options options) : options_(std::move(options)) {}
 
   // Reads the log's format version, refusing a newer one with
@@ -412,7 +428,7 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, cf_options(Access::kSmall, 4 << 20)},
       {kEventsCf, cf_options(Access::kLog, 64 << 20)},
-      {kStreamsCf, cf_options(Access::kIndex, 32 << 20)},
+      {kStreamsCf, cf_options(Access::kIndex, 4 << 20)},
       {kEventIdsCf, ids_options},
       {kMetadataCf, cf_options(Access::kSmall, 4 << 20)},
   };
@@ -824,6 +840,29 @@ void RocksDbEventLog::CompleteLoop() {
   }
 }
 
+absl::StatusOr<std::optional<RecordedEvent>> GroupView::Find(absl::string_view event_id) const {
+  if (auto it = group_.ids.find(event_id); it != group_.ids.end()) {
+    const GroupState::IdInGroup& in = it->second;
+    RecordedEvent r;
+    r.position = Position(in.position);
+    r.stream = in.owner->stream;
+    r.stream_version = StreamVersion(in.version);
+    r.recorded_time = group_.recorded_time;
+    r.event_id = in.event->event_id;
+    r.type = in.event->type;
+    r.tags = in.event->tags;
+    r.data = in.event->data;
+    return std::optional<RecordedEvent>(std::move(r));
+  }
+  absl::StatusOr<std::optional<uint64_t>> position =
+      log_.ids_->Find(enc::EventIdKey(event_id));
+  if (!position.ok()) return position.status();
+  if (!position->has_value()) return std::optional<RecordedEvent>();
+  absl::StatusOr<RecordedEvent> r = log_.ReadRecord(Position(**position));
+  if (!r.ok()) return r.status();
+  return std::optional<RecordedEvent>(*std::move(r));
+}
+
 absl::StatusOr<std::optional<enc::StreamRun>> RocksDbEventLog::LastRun(
     absl::string_view stream, bool committed_only) const {
   std::shared_lock l(db_mu_);
@@ -960,8 +999,10 @@ absl::StatusOr<AppendResult> RocksDbEventLog::Prepare(
       break;
   }
   if (options_.decider != nullptr) {
-    absl::Status decided = options_.decider->Decide(a.stream, Position(g.next_position),
-                                                    g.recorded_time, a.proposal.get(), &a.events);
+    const GroupView accepted(*this, g);
+    absl::Status decided =
+        options_.decider->Decide(a.stream, Position(g.next_position), g.recorded_time,
+                                 a.proposal.get(), accepted, &a.events);
     // The decider's tags are not held to the limits on a caller's: it has
     // counted the events into its state, so the append must not fail now.
     if (!decided.ok()) return decided;

@@ -959,9 +959,9 @@ class HeldDecider final : public store::Decider {
     return inner_->Encode(stream, proposal, events);
   }
   absl::Status Decide(absl::string_view stream, store::Position first, absl::Time recorded,
-                      const store::Proposal* proposal,
+                      const store::Proposal* proposal, const store::AcceptedEvents& accepted,
                       std::vector<store::ProposedEvent>* events) override {
-    return inner_->Decide(stream, first, recorded, proposal, events);
+    return inner_->Decide(stream, first, recorded, proposal, accepted, events);
   }
   absl::Notification entered_, release_;
 

@@ -2094,8 +2094,11 @@ class TestProposal final : public Proposal {
 };
 
 // Encodes each id as an event "TestEvent"; Decide refuses ids starting with
-// "bad", tags each event with the ids decided before it (state!), and
-// records what it was asked.
+// "bad", tags each event with the ids decided before it (state!), looks up
+// the event an id "ref:<other id>" names among the accepted events (tag
+// "ref-at/<position>", refused when there is none), and records what it was
+// asked. With `hold` set, the first Encode waits for it (so that the appends
+// queued meanwhile are decided in one group).
 class TestDecider final : public Decider {
  public:
   absl::Status Recover(const EventLog& log) override {
@@ -2107,6 +2110,11 @@ class TestDecider final : public Decider {
   }
   absl::Status Encode(absl::string_view stream, const Proposal& proposal,
                       std::vector<ProposedEvent>* events) override {
+    if (hold != nullptr && !held) {
+      held = true;
+      holding.Notify();
+      hold->WaitForNotification();
+    }
     calls.push_back(absl::StrCat("encode ", stream));
     for (const std::string& id : static_cast<const TestProposal&>(proposal).ids()) {
       if (id == "unencodable") return absl::InvalidArgumentError("events[0]: unencodable");
@@ -2115,7 +2123,8 @@ class TestDecider final : public Decider {
     return absl::OkStatus();
   }
   absl::Status Decide(absl::string_view stream, Position first, absl::Time recorded,
-                      const Proposal* proposal, std::vector<ProposedEvent>* events) override {
+                      const Proposal* proposal, const AcceptedEvents& accepted,
+                      std::vector<ProposedEvent>* events) override {
     calls.push_back(absl::StrCat("decide ", stream, " at ", first.value(),
                                  proposal == nullptr ? " complete" : " proposed"));
     last_recorded = recorded;
@@ -2124,9 +2133,23 @@ class TestDecider final : public Decider {
         return absl::FailedPreconditionError(absl::StrCat("events: ", e.event_id, " is bad"));
       }
     }
-    for (ProposedEvent& e : *events) {
-      e.tags = {absl::StrCat("after/", decided.size())};
-      decided.push_back(e.event_id);
+    std::vector<std::vector<std::string>> tags;
+    for (const ProposedEvent& e : *events) {
+      tags.push_back({absl::StrCat("after/", decided.size() + tags.size())});
+      if (absl::StartsWith(e.event_id, "ref:")) {
+        absl::StatusOr<std::optional<RecordedEvent>> found =
+            accepted.Find(e.event_id.substr(4));
+        if (!found.ok()) return found.status();
+        if (!found->has_value()) {
+          return absl::FailedPreconditionError(absl::StrCat("events: ", e.event_id, " not found"));
+        }
+        tags.back() = {absl::StrCat("ref-at/", (*found)->position.value(), "/",
+                                    (*found)->stream)};
+      }
+    }
+    for (size_t i = 0; i < events->size(); ++i) {
+      (*events)[i].tags = std::move(tags[i]);
+      decided.push_back((*events)[i].event_id);
     }
     return absl::OkStatus();
   }
@@ -2134,6 +2157,9 @@ class TestDecider final : public Decider {
   std::vector<std::string> decided;  // ids accepted, in order
   size_t recovered = 0;
   absl::Time last_recorded;
+  absl::Notification* hold = nullptr;
+  absl::Notification holding;
+  bool held = false;  // writer thread only
 };
 
 TEST_F(EventLogTest, ProposalsNeedADecider) {
@@ -2299,6 +2325,51 @@ TEST_F(EventLogTest, IdsAreFoundInMemoryInIngestedRunsAndAfterReopening) {
   // reopen still finds everything.
   ASSERT_OK(Reopen());
   expect_all();
+}
+
+
+TEST_F(EventLogTest, TheDeciderFindsEveryEventAcceptedBefore) {
+  auto decider = std::make_shared<TestDecider>();
+  absl::Notification release;
+  Options options;
+  options.decider = decider;
+  ASSERT_OK(Open(options));
+  auto propose = [&](std::string stream, std::vector<std::string> ids, AppendCallback done) {
+    log().ProposeAsync(std::move(stream), ExpectedVersion::Any(),
+                       std::make_unique<TestProposal>(std::move(ids), nullptr), std::move(done));
+  };
+  // Committed before.
+  ASSERT_OK(log().Propose("a", ExpectedVersion::Any(),
+                          std::make_unique<TestProposal>(std::vector<std::string>{"old"}, nullptr)));
+  decider->hold = &release;
+  std::vector<absl::StatusOr<AppendResult>> results(4);
+  absl::Notification done[4];
+  auto record = [&](int k) {
+    return [&, k](absl::StatusOr<AppendResult> r) {
+      results[k] = std::move(r);
+      done[k].Notify();
+    };
+  };
+  propose("b", {"first"}, record(0));  // its group holds the writer
+  ASSERT_TRUE(decider->holding.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  // One group: an event, then events naming it and the committed one, then
+  // one naming nothing accepted (it is in the same append, so not yet).
+  propose("c", {"new"}, record(1));
+  propose("d", {"ref:new", "ref:old", "ref:first"}, record(2));
+  propose("e", {"self", "ref:self"}, record(3));
+  release.Notify();
+  for (int k = 0; k < 4; ++k) ASSERT_TRUE(done[k].WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_OK(results[0]);
+  ASSERT_OK(results[1]);
+  ASSERT_OK(results[2]);
+  EXPECT_THAT(results[3], StatusIsWith(absl::StatusCode::kFailedPrecondition, "ref:self not found"));
+  EXPECT_EQ(results[1]->recorded_time, results[2]->recorded_time);  // one group
+  ASSERT_OK_AND_ASSIGN(std::vector<RecordedEvent> d,
+                       log().ReadStream("d", Direction::kForwards, std::nullopt, 10));
+  ASSERT_THAT(d, SizeIs(3));
+  EXPECT_EQ(d[0].tags, std::vector<std::string>{"ref-at/3/c"});
+  EXPECT_EQ(d[1].tags, std::vector<std::string>{"ref-at/1/a"});
+  EXPECT_EQ(d[2].tags, std::vector<std::string>{"ref-at/2/b"});
 }
 
 }  // namespace
