@@ -7,32 +7,35 @@ namespace {
 
 bool IsDash(size_t i) { return i == 8 || i == 13 || i == 18 || i == 23; }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
+// The value of each lower-case hex digit; 0xff for every other byte.
+struct HexTable {
+  uint8_t value[256];
+  constexpr HexTable() : value() {
+    for (int c = 0; c < 256; ++c) value[c] = 0xff;
+    for (int c = '0'; c <= '9'; ++c) value[c] = static_cast<uint8_t>(c - '0');
+    for (int c = 'a'; c <= 'f'; ++c) value[c] = static_cast<uint8_t>(c - 'a' + 10);
+  }
+};
+constexpr HexTable kHex;
+
+// Offsets of the 16 digit pairs in the 36-byte form.
+constexpr int kPairs[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
 
 }  // namespace
 
 bool ParseCanonicalUuid(absl::string_view id, std::array<uint8_t, 16>* out) {
-  if (id.size() != 36) return false;
-  size_t n = 0;
-  for (size_t i = 0; i < id.size(); ++i) {
-    if (IsDash(i)) {
-      if (id[i] != '-') return false;
-      continue;
-    }
-    const int v = HexValue(id[i]);
-    if (v < 0) return false;
-    if (n % 2 == 0) {
-      (*out)[n / 2] = static_cast<uint8_t>(v << 4);
-    } else {
-      (*out)[n / 2] |= static_cast<uint8_t>(v);
-    }
-    ++n;
+  if (id.size() != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-') {
+    return false;
   }
-  return true;
+  const auto* p = reinterpret_cast<const unsigned char*>(id.data());
+  uint8_t bad = 0;
+  for (int i = 0; i < 16; ++i) {
+    const uint8_t hi = kHex.value[p[kPairs[i]]];
+    const uint8_t lo = kHex.value[p[kPairs[i] + 1]];
+    bad |= static_cast<uint8_t>(hi | lo) & 0xf0;  // 0xff marks a non-digit
+    (*out)[i] = static_cast<uint8_t>(hi << 4 | (lo & 0x0f));
+  }
+  return bad == 0;
 }
 
 bool IsCanonicalUuid(absl::string_view id) {

@@ -61,9 +61,11 @@ absl::Status DecisionState::Retract(const v1::EventRetracted& r, uint64_t at,
   const std::string& id = r.event_id();
   absl::StatusOr<Target> target = StandingTarget(id, base, /*to_retract=*/true);
   if (!target.ok()) return target.status();
-  const Target& t = *target;
+  // Kept: the undo log may name what it holds.
+  const v1::EventPayload& payload = Keep(std::move(target->payload));
   if (!skipped_.contains(id)) {
-    if (absl::Status s = Remove(t.payload, t.position, absl::StrCat(base, ".event_id")); !s.ok()) {
+    if (absl::Status s = Remove(payload, target->position, absl::StrCat(base, ".event_id"));
+        !s.ok()) {
       return s;
     }
   }
@@ -98,7 +100,9 @@ absl::Status DecisionState::Correct(const std::string& own_id, const v1::EventCo
         "' in the corrected event; a correction cannot change what an event is about: retract "
         "the event and report it anew instead"));
   }
-  if (absl::Status s = Replace(t.payload, r, t.position, rbase); !s.ok()) return s;
+  // Kept: the undo log may name what it holds.
+  const v1::EventPayload& old = Keep(t.payload);
+  if (absl::Status s = Replace(old, r, t.position, rbase); !s.ok()) return s;
   Save(corrections_, id);
   corrections_.insert_or_assign(id, own_id);
   return absl::OkStatus();

@@ -15,6 +15,13 @@ using google::protobuf::internal::WireFormatLite;
 
 absl::Status EncodeEvent(const v1::Event& event, absl::string_view stream, absl::string_view field,
                          absl::string_view recorded_by, store::ProposedEvent* out) {
+  event.ByteSizeLong();  // caches the sizes of every part
+  return EncodeEventWithCachedSizes(event, stream, field, recorded_by, out);
+}
+
+absl::Status EncodeEventWithCachedSizes(const v1::Event& event, absl::string_view stream,
+                                        absl::string_view field, absl::string_view recorded_by,
+                                        store::ProposedEvent* out) {
   if (absl::Status s = ValidateEnvelope(event, field); !s.ok()) return s;
   if (!event.stream().empty() && event.stream() != stream) {
     return absl::InvalidArgumentError(
@@ -25,30 +32,44 @@ absl::Status EncodeEvent(const v1::Event& event, absl::string_view stream, absl:
   out->type = common::EventTypeName(event.payload());
   // Only what the log does not keep by itself, written straight from
   // `event` in field order: the bytes of a v1::Event holding just these
-  // fields (there are no maps, so this is also its deterministic form).
-  out->data.clear();
-  {
-    google::protobuf::io::StringOutputStream raw(&out->data);
-    google::protobuf::io::CodedOutputStream coded(&raw);
-    coded.SetSerializationDeterministic(true);
-    // WriteMessage writes the cached sizes that ByteSizeLong computes.
-    event.effective().ByteSizeLong();
-    WireFormatLite::WriteMessage(v1::Event::kEffectiveFieldNumber, event.effective(), &coded);
-    for (const v1::Source& source : event.sources()) {
-      source.ByteSizeLong();
-      WireFormatLite::WriteMessage(v1::Event::kSourcesFieldNumber, source, &coded);
-    }
-    if (event.confidence() != 0) {
-      WireFormatLite::WriteEnum(v1::Event::kConfidenceFieldNumber, event.confidence(), &coded);
-    }
-    if (!recorded_by.empty()) {
-      WireFormatLite::WriteTag(v1::Event::kRecordedByFieldNumber,
-                               WireFormatLite::WIRETYPE_LENGTH_DELIMITED, &coded);
-      coded.WriteVarint32(static_cast<uint32_t>(recorded_by.size()));
-      coded.WriteRaw(recorded_by.data(), static_cast<int>(recorded_by.size()));
-    }
-    event.payload().ByteSizeLong();
-    WireFormatLite::WriteMessage(v1::Event::kPayloadFieldNumber, event.payload(), &coded);
+  // fields (there are no maps, so this is also its deterministic form),
+  // into a buffer of exactly their size.
+  using google::protobuf::io::CodedOutputStream;
+  constexpr auto kDelimited = WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
+  const auto delimited = [](int field, size_t size) {
+    return WireFormatLite::TagSize(field, WireFormatLite::TYPE_MESSAGE) +
+           CodedOutputStream::VarintSize32(static_cast<uint32_t>(size)) + size;
+  };
+  size_t size = delimited(v1::Event::kEffectiveFieldNumber, event.effective().GetCachedSize());
+  for (const v1::Source& source : event.sources()) {
+    size += delimited(v1::Event::kSourcesFieldNumber, source.GetCachedSize());
+  }
+  if (event.confidence() != 0) {
+    size += WireFormatLite::TagSize(v1::Event::kConfidenceFieldNumber, WireFormatLite::TYPE_ENUM) +
+            WireFormatLite::EnumSize(event.confidence());
+  }
+  if (!recorded_by.empty()) size += delimited(v1::Event::kRecordedByFieldNumber, recorded_by.size());
+  size += delimited(v1::Event::kPayloadFieldNumber, event.payload().GetCachedSize());
+  out->data.resize(size);
+  auto* p = reinterpret_cast<uint8_t*>(out->data.data());
+  const auto message = [&p](int field, const google::protobuf::MessageLite& m) {
+    p = WireFormatLite::WriteTagToArray(field, kDelimited, p);
+    p = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(m.GetCachedSize()), p);
+    p = m.SerializeWithCachedSizesToArray(p);
+  };
+  message(v1::Event::kEffectiveFieldNumber, event.effective());
+  for (const v1::Source& source : event.sources()) message(v1::Event::kSourcesFieldNumber, source);
+  if (event.confidence() != 0) p = WireFormatLite::WriteEnumToArray(
+      v1::Event::kConfidenceFieldNumber, event.confidence(), p);
+  if (!recorded_by.empty()) {
+    p = WireFormatLite::WriteTagToArray(v1::Event::kRecordedByFieldNumber, kDelimited, p);
+    p = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(recorded_by.size()), p);
+    p = CodedOutputStream::WriteRawToArray(recorded_by.data(), static_cast<int>(recorded_by.size()),
+                                           p);
+  }
+  message(v1::Event::kPayloadFieldNumber, event.payload());
+  if (p != reinterpret_cast<uint8_t*>(out->data.data()) + size) {
+    return absl::InternalError(absl::StrCat(field, ": the event changed while it was encoded"));
   }
   return absl::OkStatus();
 }

@@ -34,6 +34,14 @@ absl::Status EncodeEvent(const dealwire::v1::Event& event, absl::string_view str
                          absl::string_view field, absl::string_view recorded_by,
                          store::ProposedEvent* out);
 
+// Like EncodeEvent, for an event whose sizes protobuf has cached (its
+// ByteSizeLong was called since it last changed, as EventsProposal does):
+// they are not computed again.
+absl::Status EncodeEventWithCachedSizes(const dealwire::v1::Event& event,
+                                        absl::string_view stream, absl::string_view field,
+                                        absl::string_view recorded_by,
+                                        store::ProposedEvent* out);
+
 // Returns `message` serialized with map entries in key order, so that equal
 // messages are equal bytes (digests, page tokens, stored state).
 std::string DeterministicBytes(const google::protobuf::Message& message);

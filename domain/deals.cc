@@ -99,13 +99,11 @@ absl::Status DecisionState::CheckRound(const std::string& round, const std::stri
   return absl::OkStatus();
 }
 
-void DecisionState::AddRoundRef(const std::string& round, int delta) {
+void DecisionState::AddRoundRef(absl::string_view round, int delta) {
   auto it = deals_.find(round);
   if (it == deals_.end()) return;  // only for events Recover skipped
   it->second.round_refs += delta;
-  undo_.push_back([this, round, delta] {
-    if (auto it = deals_.find(round); it != deals_.end()) it->second.round_refs -= delta;
-  });
+  undo_.push_back({Undo::kRoundRef, round, delta, nullptr});
 }
 
 absl::Status DecisionState::CheckSteps(const std::string& id, const Deal& d, size_t k,
@@ -212,7 +210,8 @@ absl::Status DecisionState::RemoveDealClaim(const v1::EventPayload& p, uint64_t 
           "name; retract them first",
           id, d.round_refs));
     }
-    const std::string round = d.round;
+    // An investment's round (the payload lives while the undo log names it).
+    const std::string& round = p.investment_reported().round_id();
     Save(deals_, id);
     deals_.erase(id);
     if (!round.empty()) AddRoundRef(round, -1);
@@ -229,7 +228,9 @@ absl::Status DecisionState::RemoveDealClaim(const v1::EventPayload& p, uint64_t 
   if (k < d.claims.size()) {
     if (absl::Status s = CheckSteps(id, d, k, field, "", "retracting it"); !s.ok()) return s;
   }
-  if (p.has_investment_reported() && !d.round.empty()) AddRoundRef(std::string(d.round), -1);
+  if (p.has_investment_reported() && !p.investment_reported().round_id().empty()) {
+    AddRoundRef(p.investment_reported().round_id(), -1);
+  }
   return absl::OkStatus();
 }
 

@@ -51,7 +51,7 @@ absl::Status DecisionState::Replay(const store::EventLog& log) {
       if (absl::Status s = DecodeEvent(r, &event); !s.ok()) return s;
       const absl::Status s = Apply(r.event_id, r.position.value(), event.payload(), "payload");
       if (s.ok()) {
-        undo_.clear();
+        Commit();
       } else if (absl::IsFailedPrecondition(s) || absl::IsInvalidArgument(s)) {
         Rollback();  // an event that breaks a rule: left out
         skipped_.insert(r.event_id);
@@ -79,7 +79,7 @@ absl::Status DecisionState::Decide(uint64_t first_position,
     if (s.ok()) earlier_.push_back({&e.event_id, position, &payload, &e.tags});
   }
   if (s.ok()) {
-    undo_.clear();
+    Commit();
   } else {
     Rollback();
   }
@@ -89,8 +89,22 @@ absl::Status DecisionState::Decide(uint64_t first_position,
 }
 
 void DecisionState::Rollback() {
-  for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) (*it)();
-  undo_.clear();
+  for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
+    switch (it->kind) {
+      case Undo::kOrgRef:
+        if (auto org = orgs_.find(it->key); org != orgs_.end()) org->second.refs -= it->delta;
+        break;
+      case Undo::kRoundRef:
+        if (auto deal = deals_.find(it->key); deal != deals_.end()) {
+          deal->second.round_refs -= it->delta;
+        }
+        break;
+      case Undo::kCustom:
+        it->custom();
+        break;
+    }
+  }
+  Commit();
 }
 
 absl::Status DecisionState::Apply(const std::string& event_id, uint64_t position,
@@ -327,8 +341,10 @@ absl::Status DomainDecider::Encode(absl::string_view stream, const store::Propos
   if (absl::Status s = ValidateStreamName(stream, "stream"); !s.ok()) return s;
   events->resize(p->size());
   for (size_t i = 0; i < p->size(); ++i) {
-    if (absl::Status s = EncodeEvent(p->event(i), stream, absl::StrCat("events[", i, "]"),
-                                     p->recorded_by(), &(*events)[i]);
+    // The proposal cached the events' sizes (proposal.h).
+    if (absl::Status s = EncodeEventWithCachedSizes(p->event(i), stream,
+                                                    absl::StrCat("events[", i, "]"),
+                                                    p->recorded_by(), &(*events)[i]);
         !s.ok()) {
       return s;
     }

@@ -13,6 +13,9 @@
 //
 // Every change goes through a helper that records how to undo it, so that a
 // refused append (or, in Recover, a refused event) is rolled back exactly.
+// Undo entries may view the payloads they concern: the proposal's (alive
+// while its append is decided) or copies the state keeps until the log is
+// cleared (Keep).
 //
 // Thread-safety: none; the log's writer thread alone uses it (after Recover).
 #pragma once
@@ -182,7 +185,7 @@ class DecisionState {
                                 const std::string& base);
   absl::Status CheckRound(const std::string& round, const std::string& company, uint64_t at,
                           const std::string& base);
-  void AddRoundRef(const std::string& round, int delta);
+  void AddRoundRef(absl::string_view round, int delta);
   // Checks the stage steps of deal `id` around claim index `k` (the pairs
   // k-1→k and k→k+1 that exist).
   absl::Status CheckSteps(const std::string& id, const Deal& d, size_t k, absl::string_view base,
@@ -218,11 +221,26 @@ class DecisionState {
   void Save(Map& map, const std::string& key) {
     auto it = map.find(key);
     if (it == map.end()) {
-      undo_.push_back([&map, key] { map.erase(key); });
+      undo_.push_back({Undo::kCustom, {}, 0, [&map, key] { map.erase(key); }});
     } else {
-      undo_.push_back(
-          [&map, key, old = it->second]() mutable { map.insert_or_assign(key, std::move(old)); });
+      undo_.push_back({Undo::kCustom, {}, 0, [&map, key, old = it->second]() mutable {
+                         map.insert_or_assign(key, std::move(old));
+                       }});
     }
+  }
+  // Adds `delta` to the standing references of organization `org` (a view
+  // into a payload that lives until the undo log is cleared: the
+  // proposal's, or one in kept_).
+  void AddOrgRef(absl::string_view org, int delta);
+  // Keeps `payload` (looked up, not the proposal's) until the undo log is
+  // cleared, so that undo entries may view it; returns the kept copy.
+  const dealwire::v1::EventPayload& Keep(dealwire::v1::EventPayload payload) {
+    return kept_.emplace_back(std::move(payload));
+  }
+  // Clears the undo log: the changes stand.
+  void Commit() {
+    undo_.clear();
+    kept_.clear();
   }
 
   // An event of the append being decided, before the one being decided.
@@ -243,7 +261,16 @@ class DecisionState {
   absl::flat_hash_map<std::string, uint64_t> retracted_;       // event id → retracted at
   absl::flat_hash_map<std::string, std::string> corrections_;  // event id → latest correction
   absl::flat_hash_set<std::string> skipped_;                   // events Recover could not apply
-  std::vector<std::function<void()>> undo_;
+  // How to undo each change, newest last. Reference counts are the most
+  // frequent changes: they are undone by key, without a closure.
+  struct Undo {
+    enum Kind : uint8_t { kOrgRef, kRoundRef, kCustom } kind;
+    absl::string_view key;  // kOrgRef, kRoundRef: the organization or round
+    int delta;              // kOrgRef, kRoundRef: what was added
+    std::function<void()> custom;
+  };
+  std::vector<Undo> undo_;
+  std::deque<dealwire::v1::EventPayload> kept_;  // see Keep
 };
 
 }  // namespace dealwire::domain::internal

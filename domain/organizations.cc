@@ -53,14 +53,15 @@ absl::Status DecisionState::CheckOrgs(const v1::EventPayload& p, uint64_t at,
 
 void DecisionState::AddRefs(const v1::EventPayload& p, int delta) {
   ForEachOrg(p, [&](const char* leaf, int, const std::string& id) {
-    if (IsOwnRegistration(p, leaf)) return;
-    auto it = orgs_.find(id);
-    if (it == orgs_.end()) return;  // only for events Recover skipped
-    it->second.refs += delta;
-    undo_.push_back([this, id, delta] {
-      if (auto it = orgs_.find(id); it != orgs_.end()) it->second.refs -= delta;
-    });
+    if (!IsOwnRegistration(p, leaf)) AddOrgRef(id, delta);
   });
+}
+
+void DecisionState::AddOrgRef(absl::string_view org, int delta) {
+  auto it = orgs_.find(org);
+  if (it == orgs_.end()) return;  // only for events Recover skipped
+  it->second.refs += delta;
+  undo_.push_back({Undo::kOrgRef, org, delta, nullptr});
 }
 
 absl::Status DecisionState::RegisterOrganization(const v1::EventPayload& p, uint64_t at,

@@ -34,6 +34,9 @@ class EventsProposal final : public store::Proposal {
                                              std::string recorded_by);
 
   size_t size() const override { return events_.size(); }
+  // The events' serialized size; computing it caches the sizes encoding
+  // writes (codec.h EncodeEventWithCachedSizes), so the events must not
+  // change while the proposal lives.
   size_t bytes() const override { return bytes_; }
 
   const dealwire::v1::Event& event(size_t i) const { return *events_[i]; }

@@ -28,6 +28,51 @@ absl::Status Invalid(absl::string_view field, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
 }
 
+// A field path in parts ("events[2]", ".effective", ".date"), put together
+// only when a message names it: valid events cost no allocation.
+class FieldPath {
+ public:
+  FieldPath(absl::string_view root) { Add(root, -1); }  // NOLINT: a root is a path
+  FieldPath(const FieldPath& parent, absl::string_view part, int index = -1) : FieldPath(parent) {
+    Add(part, index);
+  }
+
+  // Returns the path, e.g. "events[2].sources[0].url".
+  std::string str() const {
+    std::string out;
+    for (int i = 0; i < n_; ++i) {
+      absl::StrAppend(&out, parts_[i]);
+      if (index_[i] >= 0) absl::StrAppend(&out, "[", index_[i], "]");
+    }
+    return out;
+  }
+
+ private:
+  static constexpr int kMaxParts = 8;
+  void Add(absl::string_view part, int index) {
+    if (n_ == kMaxParts) {  // deeper than any event goes: keep the last part
+      parts_[n_ - 1] = part;
+      index_[n_ - 1] = index;
+      return;
+    }
+    parts_[n_] = part;
+    index_[n_] = index;
+    ++n_;
+  }
+
+  absl::string_view parts_[kMaxParts];
+  int index_[kMaxParts] = {};
+  int n_ = 0;
+};
+
+absl::Status Invalid(const FieldPath& field, absl::string_view what) {
+  return Invalid(field.str(), what);
+}
+
+absl::Status CheckDate(const v1::Date& d, const FieldPath& field);
+absl::Status CheckEffectiveDate(const v1::EffectiveDate& e, const FieldPath& field);
+absl::Status CheckPayload(const v1::EventPayload& p, const FieldPath& field);
+
 constexpr size_t kMaxNameBytes = 200;
 constexpr size_t kMaxDescriptionBytes = 4000;
 constexpr size_t kMaxSlugBytes = 64;
@@ -75,34 +120,36 @@ bool IsHttpUrl(absl::string_view url) {
 // its field path is built only then, so valid events cost no allocation.
 class PayloadChecker {
  public:
-  explicit PayloadChecker(absl::string_view base) : base_(base) {}
+  explicit PayloadChecker(FieldPath base) : base_(base) {}
 
   bool ok() const { return status_.ok(); }
   const absl::Status& status() const { return status_; }
-  const std::string& base() const { return base_; }
+  const FieldPath& base() const { return base_; }
 
   // Records a failure of `sub` (a path below the base; "" for the base).
   void Fail(absl::string_view sub, absl::string_view what) {
     if (!status_.ok()) return;
-    status_ = Invalid(sub.empty() ? base_ : absl::StrCat(base_, ".", sub), what);
+    status_ = Invalid(sub.empty() ? base_.str() : absl::StrCat(base_.str(), ".", sub), what);
+  }
+
+  // Records a failure of element `index` of list `sub`.
+  void FailAt(absl::string_view sub, int index, absl::string_view what) {
+    if (!status_.ok()) return;
+    Fail(absl::StrCat(sub, "[", index, "]"), what);
   }
 
   // A domain id; `required` false accepts the empty string.
   void Id(absl::string_view sub, const std::string& id, bool required = true) {
-    if (id.empty()) {
-      if (required) Fail(sub, "is required");
-    } else if (!IsDomainId(id)) {
-      Fail(sub, absl::StrCat("'", Clip(id),
-                             "' is not an id: 1..100 bytes of a-z, 0-9 and '-', starting and "
-                             "ending with a letter or digit"));
-    }
+    if (std::string why = IdError(id, required); !why.empty()) Fail(sub, why);
   }
 
   // A list of domain ids: at most `max`, each required, no duplicates.
   template <typename List>
   void Ids(absl::string_view sub, const List& ids, int max) {
     Count(sub, ids.size(), max);
-    for (int i = 0; i < ids.size(); ++i) Id(absl::StrCat(sub, "[", i, "]"), ids[i]);
+    for (int i = 0; i < ids.size(); ++i) {
+      if (std::string why = IdError(ids[i], true); !why.empty()) FailAt(sub, i, why);
+    }
     Unique(sub, ids);
   }
 
@@ -120,11 +167,7 @@ class PayloadChecker {
 
   // Free text of min..max bytes.
   void Text(absl::string_view sub, const std::string& s, size_t min, size_t max) {
-    if (s.size() < min) {
-      Fail(sub, absl::StrFormat("is required (%d..%d bytes)", min, max));
-    } else if (s.size() > max) {
-      Fail(sub, absl::StrFormat("%d bytes exceed the limit of %d", s.size(), max));
-    }
+    if (std::string why = TextError(s, min, max); !why.empty()) Fail(sub, why);
   }
 
   // A list of free texts (aliases): at most `max`, each 1..200 bytes, no
@@ -133,7 +176,9 @@ class PayloadChecker {
   void Texts(absl::string_view sub, const List& texts, int max) {
     Count(sub, texts.size(), max);
     for (int i = 0; i < texts.size(); ++i) {
-      Text(absl::StrCat(sub, "[", i, "]"), texts[i], 1, kMaxNameBytes);
+      if (std::string why = TextError(texts[i], 1, kMaxNameBytes); !why.empty()) {
+        FailAt(sub, i, why);
+      }
     }
     Unique(sub, texts);
   }
@@ -145,10 +190,10 @@ class PayloadChecker {
     Count(sub, sectors.size(), kMaxSectors);
     for (int i = 0; i < sectors.size(); ++i) {
       if (!IsSeparatedSlug(sectors[i], '-', kMaxSlugBytes)) {
-        Fail(absl::StrCat(sub, "[", i, "]"),
-             absl::StrCat("'", Clip(sectors[i]),
-                          "' is not a sector slug: 1..64 bytes of lower-kebab-case "
-                          "(e.g. \"cloud-infrastructure\")"));
+        FailAt(sub, i,
+               absl::StrCat("'", Clip(sectors[i]),
+                            "' is not a sector slug: 1..64 bytes of lower-kebab-case "
+                            "(e.g. \"cloud-infrastructure\")"));
       }
     }
     Unique(sub, sectors);
@@ -199,7 +244,9 @@ class PayloadChecker {
     const auto path = [&](absl::string_view leaf) {
       return sub.empty() ? std::string(leaf) : absl::StrCat(sub, ".", leaf);
     };
-    Currency(path("currency_code"), m.currency_code());
+    if (m.currency_code().empty() || !common::IsIso4217(m.currency_code())) {
+      Currency(path("currency_code"), m.currency_code());
+    }
     if (m.nanos() <= -1'000'000'000 || m.nanos() >= 1'000'000'000) {
       Fail(path("nanos"), absl::StrFormat("%d is not in -999999999..999999999", m.nanos()));
     } else if ((m.units() > 0 && m.nanos() < 0) || (m.units() < 0 && m.nanos() > 0)) {
@@ -215,7 +262,7 @@ class PayloadChecker {
 
   void Date(absl::string_view sub, const v1::EffectiveDate& date) {
     if (!ok()) return;
-    status_ = ValidateEffectiveDate(date, absl::StrCat(base_, ".", sub));
+    status_ = CheckEffectiveDate(date, FieldPath(FieldPath(base_, "."), sub));
   }
 
   // Parts per million, 0..1,000,000.
@@ -236,12 +283,26 @@ class PayloadChecker {
     absl::flat_hash_set<absl::string_view> seen;
     for (int i = 0; i < list.size(); ++i) {
       if (!seen.insert(list[i]).second) {
-        Fail(absl::StrCat(sub, "[", i, "]"), absl::StrCat("'", Clip(list[i]), "' is a duplicate"));
+        FailAt(sub, i, absl::StrCat("'", Clip(list[i]), "' is a duplicate"));
       }
     }
   }
 
-  std::string base_;
+  static std::string IdError(const std::string& id, bool required) {
+    if (id.empty()) return required ? "is required" : "";
+    if (IsDomainId(id)) return "";
+    return absl::StrCat("'", Clip(id),
+                        "' is not an id: 1..100 bytes of a-z, 0-9 and '-', starting and ending "
+                        "with a letter or digit");
+  }
+
+  static std::string TextError(const std::string& s, size_t min, size_t max) {
+    if (s.size() < min) return absl::StrFormat("is required (%d..%d bytes)", min, max);
+    if (s.size() > max) return absl::StrFormat("%d bytes exceed the limit of %d", s.size(), max);
+    return "";
+  }
+
+  FieldPath base_;
   absl::Status status_;
 };
 
@@ -269,29 +330,31 @@ absl::Status ValidateStreamName(absl::string_view stream, absl::string_view fiel
   return absl::OkStatus();
 }
 
-absl::Status ValidateDate(const v1::Date& d, absl::string_view field) {
+namespace {
+
+absl::Status CheckDate(const v1::Date& d, const FieldPath& field) {
   if (d.year() == 0 && d.month() == 0 && d.day() == 0) return absl::OkStatus();
   if (d.year() < 1 || d.year() > 9999) {
-    return Invalid(absl::StrCat(field, ".year"), absl::StrFormat("%d is not in 1..9999", d.year()));
+    return Invalid(FieldPath(field, ".year"), absl::StrFormat("%d is not in 1..9999", d.year()));
   }
   if (d.month() < 0 || d.month() > 12) {
-    return Invalid(absl::StrCat(field, ".month"), absl::StrFormat("%d is not a month", d.month()));
+    return Invalid(FieldPath(field, ".month"), absl::StrFormat("%d is not a month", d.month()));
   }
   if (d.day() != 0) {
-    if (d.month() == 0) return Invalid(absl::StrCat(field, ".day"), "is set but month is not");
+    if (d.month() == 0) return Invalid(FieldPath(field, ".day"), "is set but month is not");
     if (d.day() < 1 || d.day() > common::DaysInMonth(d.year(), d.month())) {
-      return Invalid(absl::StrCat(field, ".day"),
+      return Invalid(FieldPath(field, ".day"),
                      absl::StrFormat("%04d-%02d has no day %d", d.year(), d.month(), d.day()));
     }
   }
   return absl::OkStatus();
 }
 
-absl::Status ValidateEffectiveDate(const v1::EffectiveDate& e, absl::string_view field) {
-  const std::string date_field = absl::StrCat(field, ".date");
+absl::Status CheckEffectiveDate(const v1::EffectiveDate& e, const FieldPath& field) {
+  const FieldPath date_field(field, ".date");
   const v1::Date& d = e.date();
-  if (absl::Status s = ValidateDate(d, date_field); !s.ok()) return s;
-  if (d.year() == 0) return Invalid(absl::StrCat(date_field, ".year"), "is required");
+  if (absl::Status s = CheckDate(d, date_field); !s.ok()) return s;
+  if (d.year() == 0) return Invalid(FieldPath(date_field, ".year"), "is required");
   switch (e.precision()) {
     case v1::DATE_PRECISION_DAY:
       if (d.month() == 0 || d.day() == 0) {
@@ -316,64 +379,73 @@ absl::Status ValidateEffectiveDate(const v1::EffectiveDate& e, absl::string_view
       }
       break;
     default:
-      return Invalid(absl::StrCat(field, ".precision"), "is required");
+      return Invalid(FieldPath(field, ".precision"), "is required");
   }
   return absl::OkStatus();
 }
 
-absl::Status ValidateEnvelope(const v1::Event& e, absl::string_view field) {
+}  // namespace
+
+absl::Status ValidateDate(const v1::Date& d, absl::string_view field) {
+  return CheckDate(d, FieldPath(field));
+}
+
+absl::Status ValidateEffectiveDate(const v1::EffectiveDate& e, absl::string_view field) {
+  return CheckEffectiveDate(e, FieldPath(field));
+}
+
+absl::Status ValidateEnvelope(const v1::Event& e, absl::string_view field_view) {
+  const FieldPath field(field_view);
   if (!common::IsCanonicalUuid(e.event_id())) {
-    return Invalid(absl::StrCat(field, ".event_id"),
+    return Invalid(FieldPath(field, ".event_id"),
                    absl::StrCat("'", e.event_id().substr(0, 64),
                                 "' is not a canonical lower-case UUID (8-4-4-4-12 hex digits, "
                                 "not the nil UUID)"));
   }
   if (e.stream_version() != 0) {
-    return Invalid(absl::StrCat(field, ".stream_version"), "is set by the server; leave it 0");
+    return Invalid(FieldPath(field, ".stream_version"), "is set by the server; leave it 0");
   }
   if (e.position() != 0) {
-    return Invalid(absl::StrCat(field, ".position"), "is set by the server; leave it 0");
+    return Invalid(FieldPath(field, ".position"), "is set by the server; leave it 0");
   }
   if (e.has_recorded_time()) {
-    return Invalid(absl::StrCat(field, ".recorded_time"), "is set by the server; leave it empty");
+    return Invalid(FieldPath(field, ".recorded_time"), "is set by the server; leave it empty");
   }
   if (!e.recorded_by().empty()) {
-    return Invalid(absl::StrCat(field, ".recorded_by"), "is set by the server; leave it empty");
+    return Invalid(FieldPath(field, ".recorded_by"), "is set by the server; leave it empty");
   }
-  if (!e.has_effective()) return Invalid(absl::StrCat(field, ".effective"), "is required");
-  if (absl::Status s = ValidateEffectiveDate(e.effective(), absl::StrCat(field, ".effective"));
-      !s.ok()) {
-    return s;
-  }
+  const FieldPath effective(field, ".effective");
+  if (!e.has_effective()) return Invalid(effective, "is required");
+  if (absl::Status s = CheckEffectiveDate(e.effective(), effective); !s.ok()) return s;
   if (e.confidence() == v1::CONFIDENCE_UNSPECIFIED || !v1::Confidence_IsValid(e.confidence())) {
-    return Invalid(absl::StrCat(field, ".confidence"), "is required");
+    return Invalid(FieldPath(field, ".confidence"), "is required");
   }
   if (e.sources_size() > kMaxSources) {
     return Invalid(
-        absl::StrCat(field, ".sources"),
+        FieldPath(field, ".sources"),
         absl::StrFormat("%d sources exceed the limit of %d", e.sources_size(), kMaxSources));
   }
   for (int i = 0; i < e.sources_size(); ++i) {
     const v1::Source& s = e.sources(i);
-    const std::string f = absl::StrCat(field, ".sources[", i, "]");
+    const FieldPath f(field, ".sources", i);
     if (s.publisher().empty() || s.publisher().size() > kMaxPublisherBytes) {
-      return Invalid(absl::StrCat(f, ".publisher"), "must be 1..200 bytes");
+      return Invalid(FieldPath(f, ".publisher"), "must be 1..200 bytes");
     }
     if (!s.url().empty() &&
         (s.url().size() > kMaxUrlBytes ||
          !(absl::StartsWith(s.url(), "https://") || absl::StartsWith(s.url(), "http://")))) {
-      return Invalid(absl::StrCat(f, ".url"),
+      return Invalid(FieldPath(f, ".url"),
                      "must be an absolute http(s) URL of at most 2048 bytes, or empty");
     }
     if (s.title().size() > kMaxTitleBytes) {
-      return Invalid(absl::StrCat(f, ".title"), "must be at most 500 bytes");
+      return Invalid(FieldPath(f, ".title"), "must be at most 500 bytes");
     }
-    if (absl::Status st = ValidateDate(s.published_date(), absl::StrCat(f, ".published_date"));
+    if (absl::Status st = CheckDate(s.published_date(), FieldPath(f, ".published_date"));
         !st.ok()) {
       return st;
     }
   }
-  return ValidatePayload(e.payload(), absl::StrCat(field, ".payload"));
+  return CheckPayload(e.payload(), FieldPath(field, ".payload"));
 }
 
 absl::Status ValidateMoney(const v1::Money& m, absl::string_view field) {
@@ -383,10 +455,16 @@ absl::Status ValidateMoney(const v1::Money& m, absl::string_view field) {
 }
 
 absl::Status ValidatePayload(const v1::EventPayload& p, absl::string_view field) {
+  return CheckPayload(p, FieldPath(field));
+}
+
+namespace {
+
+absl::Status CheckPayload(const v1::EventPayload& p, const FieldPath& field) {
   if (p.payload_case() == v1::EventPayload::PAYLOAD_NOT_SET) {
     return Invalid(field, "is required (one domain event)");
   }
-  PayloadChecker c(absl::StrCat(field, ".", common::PayloadCaseName(p)));
+  PayloadChecker c(FieldPath(FieldPath(field, "."), common::PayloadCaseName(p)));
   switch (p.payload_case()) {
     case v1::EventPayload::kOrganizationRegistered: {
       const v1::OrganizationRegistered& e = p.organization_registered();
@@ -611,12 +689,14 @@ absl::Status ValidatePayload(const v1::EventPayload& p, absl::string_view field)
         c.Fail("replacement", "may not be an EventRetracted or EventCorrected");
       }
       if (!c.ok()) break;
-      return ValidatePayload(e.replacement(), absl::StrCat(c.base(), ".replacement"));
+      return CheckPayload(e.replacement(), FieldPath(c.base(), ".replacement"));
     }
     case v1::EventPayload::PAYLOAD_NOT_SET:
       break;
   }
   return c.status();
 }
+
+}  // namespace
 
 }  // namespace dealwire::domain
