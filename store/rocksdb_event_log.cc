@@ -399,12 +399,13 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
     cf.write_buffer_size = write_buffer;
     cf.max_write_buffer_number = 4;
     cf.level_compaction_dynamic_level_bytes = true;
-    // Keys that arrive in order under one prefix (every event's position;
-    // a state entity's claims) are inserted next to the last one.
-    if (access == Access::kLog || state) {
-      cf.memtable_insert_with_hint_prefix_extractor = std::make_shared<IndexKeyPrefix>();
-    }
+    // The events need no hint: their positions only grow, and the memtable's
+    // own insert position already sits at the end (a hint measured 5-20 %
+    // slower for 100-event appends). A state entity's claims arrive in order
+    // under its prefix, among other entities': they are inserted next to the
+    // entity's last one.
     if (state) {
+      cf.memtable_insert_with_hint_prefix_extractor = std::make_shared<IndexKeyPrefix>();
       cf.memtable_whole_key_filtering = true;
       cf.memtable_prefix_bloom_size_ratio = 0.02;
     }
