@@ -77,28 +77,36 @@ double LatencyHistogram::MeanMs() const {
   return count_ == 0 ? 0 : sum_ / static_cast<double>(count_) / 1000.0;
 }
 
-std::optional<double> CpuClock::CpuSeconds() const {
+std::optional<ProcStat> ReadProcStat(pid_t pid) {
   const std::string path =
-      pid_ == 0 ? std::string("/proc/self/stat") : "/proc/" + std::to_string(pid_) + "/stat";
+      pid == 0 ? std::string("/proc/self/stat") : "/proc/" + std::to_string(pid) + "/stat";
   std::ifstream in(path);
   std::string line;
   if (!in || !std::getline(in, line)) return std::nullopt;
   // The command name (field 2) may hold spaces; fields are counted after its
-  // closing parenthesis. utime and stime are fields 14 and 15.
+  // closing parenthesis. ppid is field 4, utime..cstime fields 14..17.
   const size_t paren = line.rfind(')');
   if (paren == std::string::npos) return std::nullopt;
   std::istringstream fields(line.substr(paren + 1));
   std::string field;
-  unsigned long long utime = 0;
-  unsigned long long stime = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i == 14) utime = std::stoull(field);
-    if (i == 15) stime = std::stoull(field);
+  ProcStat out;
+  for (int i = 3; i <= 17 && fields >> field; ++i) {
+    if (i == 4) out.ppid = static_cast<pid_t>(std::stol(field));
+    if (i == 14) out.utime = std::stoull(field);
+    if (i == 15) out.stime = std::stoull(field);
+    if (i == 16) out.cutime = std::stoull(field);
+    if (i == 17) out.cstime = std::stoull(field);
   }
   if (!fields) return std::nullopt;
+  return out;
+}
+
+std::optional<double> CpuClock::CpuSeconds() const {
+  const std::optional<ProcStat> stat = ReadProcStat(pid_);
+  if (!stat) return std::nullopt;
   const long ticks = sysconf(_SC_CLK_TCK);
   if (ticks <= 0) return std::nullopt;
-  return static_cast<double>(utime + stime) / static_cast<double>(ticks);
+  return static_cast<double>(stat->utime + stat->stime) / static_cast<double>(ticks);
 }
 
 CpuMark CpuMark::Now(const CpuClock& clock) {

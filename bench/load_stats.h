@@ -70,6 +70,15 @@ class LatencyHistogram {
 // many cores the load generator and the server used during a scenario.
 //
 // Thread-safety: thread-compatible (const methods may be called concurrently).
+// The fields of /proc/<pid>/stat (0: this process) that CPU figures need,
+// in clock ticks; nullopt when it cannot be read.
+struct ProcStat {
+  pid_t ppid = 0;
+  unsigned long long utime = 0, stime = 0;    // the process's own
+  unsigned long long cutime = 0, cstime = 0;  // its children's, once reaped
+};
+std::optional<ProcStat> ReadProcStat(pid_t pid);
+
 class CpuClock {
  public:
   // Measures process `pid`; 0 means this process.

@@ -24,6 +24,64 @@ absl::string_view OrgOfTag(absl::string_view tag) {
                                               : absl::string_view();
 }
 
+void ForEachOrg(const v1::EventPayload& p,
+                absl::FunctionRef<void(const char* leaf, int index, const std::string& id)> f) {
+  const auto opt = [&](const char* leaf, const std::string& id) {
+    if (!id.empty()) f(leaf, -1, id);
+  };
+  switch (p.payload_case()) {
+    case v1::EventPayload::kOrganizationRegistered:
+      f("org_id", -1, p.organization_registered().org_id());
+      opt("parent_org_id", p.organization_registered().parent_org_id());
+      break;
+    case v1::EventPayload::kOrganizationUpdated:
+      f("org_id", -1, p.organization_updated().org_id());
+      if (p.organization_updated().has_parent_org_id()) {
+        opt("parent_org_id", p.organization_updated().parent_org_id());
+      }
+      break;
+    case v1::EventPayload::kFundingRoundReported: {
+      const auto& e = p.funding_round_reported();
+      f("company_id", -1, e.company_id());
+      for (int i = 0; i < e.lead_investor_ids_size(); ++i) {
+        f("lead_investor_ids", i, e.lead_investor_ids(i));
+      }
+      break;
+    }
+    case v1::EventPayload::kInvestmentReported:
+      f("investor_id", -1, p.investment_reported().investor_id());
+      f("company_id", -1, p.investment_reported().company_id());
+      break;
+    case v1::EventPayload::kValuationReported:
+      f("company_id", -1, p.valuation_reported().company_id());
+      break;
+    case v1::EventPayload::kStakeDisclosed:
+      f("holder_id", -1, p.stake_disclosed().holder_id());
+      f("company_id", -1, p.stake_disclosed().company_id());
+      break;
+    case v1::EventPayload::kAcquisitionReported:
+      f("acquirer_id", -1, p.acquisition_reported().acquirer_id());
+      f("target_id", -1, p.acquisition_reported().target_id());
+      break;
+    case v1::EventPayload::kPartnershipFormed: {
+      const auto& parties = p.partnership_formed().parties();
+      for (int i = 0; i < parties.size(); ++i) f("parties", i, parties[i].org_id());
+      break;
+    }
+    case v1::EventPayload::kFacilityAnnounced:
+      f("owner_id", -1, p.facility_announced().owner_id());
+      opt("beneficiary_id", p.facility_announced().beneficiary_id());
+      break;
+    case v1::EventPayload::kDealStageChanged:
+    case v1::EventPayload::kPartnershipEnded:
+    case v1::EventPayload::kFxRateReported:
+    case v1::EventPayload::kEventRetracted:
+    case v1::EventPayload::kEventCorrected:
+    case v1::EventPayload::PAYLOAD_NOT_SET:
+      break;
+  }
+}
+
 std::string OrgLeaf(const char* leaf, int index) {
   if (index < 0) return leaf;
   if (absl::string_view(leaf) == "parties") return absl::StrCat("parties[", index, "].org_id");

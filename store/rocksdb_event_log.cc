@@ -129,6 +129,32 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
 rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 absl::string_view ToView(const rocksdb::Slice& s) { return absl::string_view(s.data(), s.size()); }
 
+// The stream index entries of one stream (keys "name\0..."), as the bounds
+// of an iterator. Not copyable: the iterator points at its bounds, so the
+// range outlives the iterator.
+class StreamRange {
+ public:
+  explicit StreamRange(absl::string_view stream)
+      : lower_(enc::StreamPrefix(stream)), upper_(lower_) {
+    upper_.back() = '\1';  // "name\1" bounds every key of "name\0"
+  }
+  StreamRange(const StreamRange&) = delete;
+  StreamRange& operator=(const StreamRange&) = delete;
+
+  std::unique_ptr<rocksdb::Iterator> Open(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf) {
+    lower_slice_ = ToSlice(lower_);
+    upper_slice_ = ToSlice(upper_);
+    rocksdb::ReadOptions ro;
+    ro.iterate_lower_bound = &lower_slice_;
+    ro.iterate_upper_bound = &upper_slice_;
+    return std::unique_ptr<rocksdb::Iterator>(db->NewIterator(ro, cf));
+  }
+
+ private:
+  std::string lower_, upper_;
+  rocksdb::Slice lower_slice_, upper_slice_;
+};
+
 bool HasNul(absl::string_view s) { return absl::StrContains(s, absl::string_view("\0", 1)); }
 
 // Whether `e` (in `stream`) repeats an event written as `other_*`. Tags
@@ -868,14 +894,8 @@ absl::StatusOr<std::optional<enc::StreamRun>> RocksDbEventLog::LastRun(
     absl::string_view stream, bool committed_only) const {
   std::shared_lock l(db_mu_);
   if (db_ == nullptr) return absl::UnavailableError("event log is closed");
-  const std::string prefix = enc::StreamPrefix(stream);
-  std::string upper = prefix;
-  upper.back() = '\1';  // prefix is "name\0": "name\1" bounds every key of it
-  rocksdb::Slice lower_slice = ToSlice(prefix), upper_slice = ToSlice(upper);
-  rocksdb::ReadOptions ro;
-  ro.iterate_lower_bound = &lower_slice;
-  ro.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, streams_));
+  StreamRange range(stream);
+  std::unique_ptr<rocksdb::Iterator> it = range.Open(db_.get(), streams_);
   const uint64_t committed = committed_.load(std::memory_order_acquire);
   // Seeks stay within the stream's prefix, whose bloom filters they consult.
   for (it->SeekForPrev(ToSlice(enc::StreamKey(stream, StreamVersion(UINT64_MAX)))); it->Valid();
@@ -1240,14 +1260,8 @@ absl::StatusOr<std::vector<RecordedEvent>> RocksDbEventLog::ReadStream(
   {
     std::shared_lock l(db_mu_);
     if (db_ == nullptr) return absl::UnavailableError("event log is closed");
-    const std::string prefix = enc::StreamPrefix(stream);
-    std::string upper = prefix;
-    upper.back() = '\1';
-    rocksdb::Slice lower_slice = ToSlice(prefix), upper_slice = ToSlice(upper);
-    rocksdb::ReadOptions ro;
-    ro.iterate_lower_bound = &lower_slice;
-    ro.iterate_upper_bound = &upper_slice;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, streams_));
+    StreamRange range(stream);
+    std::unique_ptr<rocksdb::Iterator> it = range.Open(db_.get(), streams_);
     const uint64_t committed = committed_.load(std::memory_order_acquire);
     const bool forwards = direction == Direction::kForwards;
     const uint64_t start = from.has_value() ? from->value() : (forwards ? 0 : UINT64_MAX);

@@ -18,6 +18,9 @@
 #           --sync=1 --batch_size=100 --value_size=200 runs with it
 #   read    the log is filled with --events events (not timed), then read
 #           from the start in pages of 1000, one page at a time
+# Dealwire runs each write workload twice: with one EventStore.Append call
+# per append ("dealwire") and over EventStore.AppendStream ("dealwire-stream":
+# one call per connection, each caller still keeping one append in flight).
 # Each round runs Dealwire's workloads, then each peer's, in the same order,
 # so that the systems share the machine's noise. Dealwire runs through
 # bench/run_server_bench.sh (a fresh dealwired per workload); each peer gets
@@ -25,8 +28,9 @@
 # stopped (by its PID, bounded waits) after its workloads. The peers are
 # driven by dealwire-peer-bench (bench/peers/, over libhiredis, libpq and
 # libnats). Prints every run's line as it comes, then per workload the
-# median over the rounds of each system and the ratio Dealwire/peer, and the
-# server CPU per event. Missing Debian packages are installed with apt-get.
+# median over the rounds of each system, the ratios Dealwire/peer (with
+# Append / with AppendStream), and the server CPU per event. Missing Debian
+# packages are installed with apt-get.
 # Exits non-zero, naming the system, when a server does not start or a
 # workload fails. A benchmark, never a test: take the machine for it alone
 # (e.g. flock /tmp/dealwire-bench.lock bench/peers/run.sh).
@@ -393,22 +397,31 @@ fail_run() {
   exit 1
 }
 
+# Dealwire's write workloads run twice: "dealwire" with one Append call per
+# append (dealwire-bench's default client), "dealwire-stream" over
+# EventStore.AppendStream (one call per connection, 2 connections; each
+# caller still keeps one append in flight and waits for its durable outcome).
 dealwire_round() {
-  local r=$1 log
-  if does single; then
-    for c in 8 64; do
-      log=$logs/r$r-dealwire-single$c.log
-      run_dealwire "$log" --scenario append --callers "$c" --duration "$duration" ||
-        fail_run "dealwire single x$c" "$r" "$log"
-      record "dealwire|single$c|$r" "$log" "append_1x$c" || fail_run "dealwire single x$c" "$r" "$log"
-    done
-  fi
-  if does batch; then
-    log=$logs/r$r-dealwire-batch.log
-    run_dealwire "$log" --scenario append-batch --batch 100 --batch-callers 8 --duration "$duration" ||
-      fail_run "dealwire batch" "$r" "$log"
-    record "dealwire|batch|$r" "$log" "append_100x8" || fail_run "dealwire batch" "$r" "$log"
-  fi
+  local r=$1 log name
+  local -A client=([dealwire]="" [dealwire-stream]="--client stream --channels 2")
+  for name in dealwire dealwire-stream; do
+    local extra
+    read -r -a extra <<<"${client[$name]}"
+    if does single; then
+      for c in 8 64; do
+        log=$logs/r$r-$name-single$c.log
+        run_dealwire "$log" --scenario append --callers "$c" --duration "$duration" "${extra[@]}" ||
+          fail_run "$name single x$c" "$r" "$log"
+        record "$name|single$c|$r" "$log" "append_1x$c" || fail_run "$name single x$c" "$r" "$log"
+      done
+    fi
+    if does batch; then
+      log=$logs/r$r-$name-batch.log
+      run_dealwire "$log" --scenario append-batch --batch 100 --batch-callers 8 \
+        --duration "$duration" "${extra[@]}" || fail_run "$name batch" "$r" "$log"
+      record "$name|batch|$r" "$log" "append_100x8" || fail_run "$name batch" "$r" "$log"
+    fi
+  done
   if does read; then
     log=$logs/r$r-dealwire-read.log
     run_dealwire "$log" --scenario catchup --catchup-events "$events" ||
@@ -500,48 +513,69 @@ human() { awk -v v="$1" 'BEGIN { if (v >= 1e6) printf "%.2fM", v / 1e6; else if 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) { r = a / b; printf (r >= 10 ? "%.0fx" : "%.2fx"), r } }'; }
 
 systems=()
-has dealwire && systems+=(dealwire)
+has dealwire && systems+=(dealwire dealwire-stream)
 systems+=("${peers[@]}")
 
 declare -A med=() med_cpu=() detail=()
+# Prints its arguments joined by " / ".
+joined() {
+  local out="" sep="" x
+  for x in "$@"; do out+="$sep$x" sep=" / "; done
+  printf '%s' "$out"
+}
+# Prints the summary of `workload`: each system's median (the better caller
+# count for single), the ratios Dealwire / peer (Append first, AppendStream
+# second), the caller counts' figures and the server CPU per event.
 summary_line() {
-  local title=$1 workload=$2 s out="" sep="" best
+  local title=$1 workload=$2 s out="" sep="" best shown=()
+  med=() med_cpu=() detail=()
   for s in "${systems[@]}"; do
     if [[ $workload == single ]]; then
       local m8 m64
       m8=$(median_of rate "$s|single8") m64=$(median_of rate "$s|single64")
-      if awk -v a="$m8" -v b="$m64" 'BEGIN { exit !(a >= b) }'; then
+      [[ -n $m8 || -n $m64 ]] || continue
+      if awk -v a="${m8:-0}" -v b="${m64:-0}" 'BEGIN { exit !(a >= b) }'; then
         med[$s]=$m8 best=8
       else
         med[$s]=$m64 best=64
       fi
       med_cpu[$s]=$(median_of cpu_us "$s|single$best")
-      detail[$s]="$(human "$m8") / $(human "$m64")"
+      detail[$s]="$(human "${m8:-0}") / $(human "${m64:-0}")"
     else
       med[$s]=$(median_of rate "$s|$workload")
+      [[ -n ${med[$s]} ]] || continue
       med_cpu[$s]=$(median_of cpu_us "$s|$workload")
     fi
+    shown+=("$s")
   done
-  for s in "${systems[@]}"; do
+  local ours=()
+  for s in dealwire dealwire-stream; do [[ -n ${med[$s]:-} ]] && ours+=("$s"); done
+  for s in "${shown[@]}"; do
     out+="$sep$s $(human "${med[$s]}")"
-    [[ $s == dealwire ]] && out+=" ev/s"
-    if [[ $s != dealwire ]] && has dealwire; then out+=" ($(ratio "${med[dealwire]}" "${med[$s]}"))"; fi
+    if [[ $s == dealwire* ]]; then
+      out+=" ev/s"
+    elif ((${#ours[@]} > 0)); then
+      local ratios=() o
+      for o in "${ours[@]}"; do ratios+=("$(ratio "${med[$o]}" "${med[$s]}")"); done
+      out+=" ($(joined "${ratios[@]}"))"
+    fi
     sep=" | "
   done
   if [[ $workload == batch ]] && has rocksdb; then
-    local m
+    local m ratios=() o
     m=$(median_of rate "rocksdb|batch")
     out+="$sep""rocksdb db_bench fillseq sync batch 100: $(human "$m")"
-    has dealwire && out+=" ($(ratio "${med[dealwire]}" "$m"))"
+    for o in "${ours[@]}"; do ratios+=("$(ratio "${med[$o]}" "$m")"); done
+    ((${#ratios[@]} > 0)) && out+=" ($(joined "${ratios[@]}"))"
   fi
   echo "$title: $out"
   if [[ $workload == single ]]; then
     out="" sep=""
-    for s in "${systems[@]}"; do out+="$sep$s ${detail[$s]}"; sep=" | "; done
+    for s in "${shown[@]}"; do out+="$sep$s ${detail[$s]}"; sep=" | "; done
     echo "    8 / 64 callers: $out"
   fi
   out="" sep=""
-  for s in "${systems[@]}"; do
+  for s in "${shown[@]}"; do
     [[ -n ${med_cpu[$s]:-} ]] && out+="$sep$s $(printf '%.1f' "${med_cpu[$s]}")" && sep=" | "
   done
   [[ -n $out ]] && echo "    server CPU per event (µs): $out"
@@ -549,7 +583,7 @@ summary_line() {
 }
 
 echo
-echo "== summary: median of $rounds round(s); (Nx) = Dealwire / peer"
+echo "== summary: median of $rounds round(s); (Nx / Mx) = Dealwire / peer, with Append / with AppendStream"
 does single && summary_line "single (durable, 1 event/append; best of 8 and 64 callers)" single
 does batch && summary_line "batch (durable, 100 events/append, 8 callers)" batch
 does read && summary_line "read (full read of $events events, pages of 1000)" read
