@@ -437,9 +437,14 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
     }
     if (index) {
       // The stream is the prefix: a seek within one stream consults the
-      // stream's bloom filters first.
+      // stream's bloom filters first. A stream's runs arrive in order among
+      // other streams': each is inserted next to its stream's last one
+      // (the full search of a random insert was a fifth of the writer's
+      // time for 1-event appends; a hash memtable would be cheaper still,
+      // but its iterators do not support SeekForPrev).
       cf.prefix_extractor = std::make_shared<IndexKeyPrefix>();
       cf.memtable_prefix_bloom_size_ratio = 0.02;
+      cf.memtable_insert_with_hint_prefix_extractor = std::make_shared<IndexKeyPrefix>();
     }
     if (point_lookups) {
       cf.prefix_extractor.reset(rocksdb::NewNoopTransform());
