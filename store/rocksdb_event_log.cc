@@ -283,10 +283,11 @@ class RocksDbEventLog final : public EventLog {
   absl::StatusOr<RecordedEvent> ReadRecord(Position position) const;
   // Decides one append whose ids were looked up (`known`: the position of
   // each event id written before, in the log or earlier in the group;
-  // `id_keys`: their EventIdKeys).
+  // `id_keys`: their EventIdKeys, moved into the group's written ids when
+  // the append is accepted).
   absl::StatusOr<AppendResult> Prepare(PendingAppend& a, GroupState& g,
                                        const std::vector<std::optional<uint64_t>>& known,
-                                       const std::string* id_keys, rocksdb::WriteBatch* batch);
+                                       std::string* id_keys, rocksdb::WriteBatch* batch);
   absl::StatusOr<AppendResult> CheckRepeat(const PendingAppend& a, const GroupState& g,
                                            const std::vector<std::optional<uint64_t>>& known);
   absl::StatusOr<uint64_t> NextVersion(const std::string& stream, const GroupState& g);
@@ -983,7 +984,7 @@ absl::StatusOr<AppendResult> RocksDbEventLog::CheckRepeat(
 
 absl::StatusOr<AppendResult> RocksDbEventLog::Prepare(
     PendingAppend& a, GroupState& g, const std::vector<std::optional<uint64_t>>& known,
-    const std::string* id_keys, rocksdb::WriteBatch* batch) {
+    std::string* id_keys, rocksdb::WriteBatch* batch) {
   // A repeat is checked before the expected version: a retried append whose
   // first attempt succeeded must get its original result, not a conflict.
   if (std::any_of(known.begin(), known.end(), [](const auto& k) { return k.has_value(); })) {
@@ -1053,7 +1054,7 @@ absl::StatusOr<AppendResult> RocksDbEventLog::Prepare(
     const rocksdb::Slice key = ToSlice(pos_key);
     batch->Put(events_, rocksdb::SliceParts(&key, 1), rocksdb::SliceParts(parts, 2));
     g.ids.emplace(e.event_id, GroupState::IdInGroup{position, version, &a, &e});
-    g.written_ids.emplace_back(id_keys[i], position);
+    g.written_ids.emplace_back(std::move(id_keys[i]), position);  // its last use
     ++version;
   }
   value.clear();
