@@ -507,7 +507,9 @@ median_of() {
   for ((r = 1; r <= rounds; ++r)); do
     [[ -n ${values[$key|$r]:-} ]] && vals+=("${values[$key|$r]}")
   done
-  ((${#vals[@]} > 0)) && median "${vals[@]}"
+  # Nothing (and success) when no round has it: dealwire-stream has no read.
+  if ((${#vals[@]} > 0)); then median "${vals[@]}"; fi
+  return 0
 }
 human() { awk -v v="$1" 'BEGIN { if (v >= 1e6) printf "%.2fM", v / 1e6; else if (v >= 1e3) printf "%.1fk", v / 1e3; else printf "%.0f", v }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) { r = a / b; printf (r >= 10 ? "%.0fx" : "%.2fx"), r } }'; }
