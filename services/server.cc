@@ -1,5 +1,9 @@
 #include "services/server.h"
 
+#include <cstdio>
+#include <mutex>
+#include <string>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -15,12 +19,60 @@
 
 namespace dealwire::services {
 
+// Whether the log takes appends (store::Options::storage_listener), shown
+// on health: dealwire.v1.EventStore and the server as a whole are
+// NOT_SERVING while a storage error stops appends; MarketIntel and Admin,
+// which only read, stay SERVING. Each change is one line on stderr.
+class StorageHealth {
+ public:
+  // Called on the log's writer thread.
+  void Told(const absl::Status& storage) {
+    std::lock_guard l(mu_);
+    if (storage.ok() == writable_) return;
+    writable_ = storage.ok();
+    if (writable_) {
+      std::fprintf(stderr, "dealwired storage recovered: appends are taken again\n");
+    } else {
+      std::fprintf(stderr, "dealwired storage error, appends refused until it recovers: %s\n",
+                   std::string(storage.message()).c_str());
+    }
+    Show();
+  }
+  // Health is shown from now on (the server is serving).
+  void Attach(grpc::HealthCheckServiceInterface* health) {
+    std::lock_guard l(mu_);
+    health_ = health;
+    Show();
+  }
+  // Health is no longer changed (the server is stopping).
+  void Detach() {
+    std::lock_guard l(mu_);
+    health_ = nullptr;
+  }
+
+ private:
+  void Show() {
+    if (health_ == nullptr) return;
+    // By name: SetServingStatus(bool) would set every service.
+    health_->SetServingStatus("dealwire.v1.EventStore", writable_);
+    health_->SetServingStatus("", writable_);
+  }
+
+  std::mutex mu_;
+  grpc::HealthCheckServiceInterface* health_ = nullptr;  // guarded by mu_
+  bool writable_ = true;                                  // guarded by mu_
+};
+
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   std::unique_ptr<Server> server(new Server());
   server->options_ = options;
+  server->storage_health_ = std::make_shared<StorageHealth>();
 
   store::Options log_options;
   log_options.decider = std::make_shared<domain::DomainDecider>();
+  log_options.storage_listener = [health = server->storage_health_](const absl::Status& s) {
+    health->Told(s);
+  };
   absl::StatusOr<std::unique_ptr<store::EventLog>> log =
       store::OpenEventLog(options.data_dir, std::move(log_options));
   if (!log.ok()) return log.status();
@@ -59,10 +111,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   const size_t colon = options.listen.rfind(':');
   server->address_ = absl::StrCat(options.listen.substr(0, colon), ":", port);
   grpc::HealthCheckServiceInterface* health = server->grpc_server_->GetHealthCheckService();
-  health->SetServingStatus("dealwire.v1.EventStore", true);
   health->SetServingStatus("dealwire.v1.MarketIntel", true);
   health->SetServingStatus("dealwire.v1.Admin", true);
-  health->SetServingStatus(true);
+  server->storage_health_->Attach(health);
   return server;
 }
 
@@ -72,6 +123,7 @@ absl::Status Server::Shutdown() {
   if (shut_down_) return shutdown_status_;
   shut_down_ = true;
   if (grpc_server_ != nullptr) {
+    storage_health_->Detach();
     grpc_server_->GetHealthCheckService()->SetServingStatus(false);
   }
   // Subscriptions first: Server::Shutdown waits for every call to end.

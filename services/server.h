@@ -30,6 +30,7 @@ namespace dealwire::services {
 
 class AdminService;
 class EventStoreService;
+class StorageHealth;
 class Executor;
 class MarketIntelService;
 
@@ -79,6 +80,9 @@ class Server {
   std::unique_ptr<MarketIntelService> market_intel_;
   std::unique_ptr<AdminService> admin_;
   std::unique_ptr<grpc::Server> grpc_server_;
+  // Health of dealwire.v1.EventStore (and of the server) follows whether
+  // the log can write; shared with the log's storage listener.
+  std::shared_ptr<StorageHealth> storage_health_;
   bool shut_down_ = false;
   absl::Status shutdown_status_;
 };

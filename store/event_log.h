@@ -29,6 +29,17 @@
 //   thread encodes and decides each append once, against the domain state
 //   left by every append before it, committed or still in its group.
 //
+// Storage errors are survived, not fatal. When a write or a sync of the
+// log fails (a full disk, an I/O error, too many open files), every append
+// not yet acknowledged fails — with RESOURCE_EXHAUSTED for a full disk,
+// UNAVAILABLE otherwise — and so does every new one, while reads go on.
+// Options::storage_listener is told. The writer then reopens the log every
+// Options::recovery_interval until it succeeds: the reopened log holds
+// exactly the acknowledged events (the failed appends' records, written or
+// not, are removed), the decider recovers its state from it, and appends
+// are taken again. Failed appends are safe to retry: their event ids make
+// the retry idempotent. Readers get UNAVAILABLE during a reopen.
+//
 // Thread-safety: all methods may be called concurrently from any thread.
 #pragma once
 
@@ -47,6 +58,10 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "store/types.h"
+
+namespace rocksdb {
+class FileSystem;
+}  // namespace rocksdb
 
 namespace dealwire::store {
 
@@ -97,8 +112,10 @@ class Decider {
   virtual ~Decider() = default;
 
   // Loads the decider's state from `log`, which is open for reads and holds
-  // every committed event. Called once by OpenEventLog before any append; an
-  // error fails the open.
+  // every committed event, replacing any state it had. Called by
+  // OpenEventLog before any append (an error fails the open) and, on the
+  // writer thread, after each reopen that follows a storage error (an error
+  // keeps appends failing until the next attempt).
   virtual absl::Status Recover(const EventLog& log) = 0;
 
   // Turns `proposal` (from ProposeAsync) into the events to store for
@@ -124,7 +141,8 @@ class Decider {
   // field, by convention). Repeats of written appends are never passed in.
   //
   // If the log fails to write a group it accepted, the log fails every later
-  // append (see Append), so accepted state is never undone.
+  // append until it has reopened and called Recover again (see "Storage
+  // errors"), so accepted state is never undone, only rebuilt.
   virtual absl::Status Decide(absl::string_view stream, Position first_position,
                               absl::Time recorded_time, const Proposal* proposal,
                               const AcceptedEvents& accepted,
@@ -207,6 +225,21 @@ struct Options {
   // Source of recorded_time. Recorded times are made non-decreasing with
   // position even if the clock steps back. Default: absl::Now
   std::function<absl::Time()> clock = [] { return absl::Now(); };
+
+  // The file system the log's database is kept on (not the state space's),
+  // or null for the machine's. Tests give one that injects faults. Default:
+  // null
+  std::shared_ptr<rocksdb::FileSystem> file_system;
+
+  // After a storage error (see "Storage errors" on EventLog), how long the
+  // writer waits between attempts to reopen the log. Default: 1 s
+  absl::Duration recovery_interval = absl::Seconds(1);
+
+  // Called on the writer thread when appends start failing for a storage
+  // error (with that error: RESOURCE_EXHAUSTED or UNAVAILABLE) and again,
+  // with OK, once the log has recovered and takes appends. Not called for
+  // the state space. It must not block or call into the log. Default: none
+  std::function<void(const absl::Status&)> storage_listener;
 };
 
 // Called with the outcome of an append, on the log's completion thread (after
@@ -242,9 +275,13 @@ class EventLog {
   //   RESOURCE_EXHAUSTED  — a count or size limit: too many events in one
   //                         append, too many tags on an event, an event too
   //                         large. The message names the limit.
-  //   UNAVAILABLE         — the log is closing or its queue is full; retry.
-  //   INTERNAL / DATA_LOSS — the disk failed; nothing is acknowledged.
+  //   UNAVAILABLE         — the log is closing or its queue is full, or
+  //                         a storage error other than a full disk; retry.
+  //   RESOURCE_EXHAUSTED  — also: the disk is full (the message says so).
+  //   DATA_LOSS           — a record read back is corrupt.
   //   any other status    — Options::decider refused the append.
+  // After a storage error nothing of the failed appends is acknowledged;
+  // see "Storage errors" below.
   absl::StatusOr<AppendResult> Append(std::string stream, ExpectedVersion expected,
                                       std::vector<ProposedEvent> events);
 
@@ -333,13 +370,19 @@ class EventLog {
   // batch. It is a database of its own (the subdirectory `state`), so its
   // writes never wait in line with appends nor lengthen their syncs.
   //
-  // WriteState applies `batch` atomically. It is not synced: after kill -9
-  // every batch written is there; after a power loss the state space holds a
-  // prefix of the batches written, each whole. A state built from published
+  // WriteState applies `batch` atomically. It is neither synced nor logged
+  // (the state space has no write-ahead log): a clean Close keeps every
+  // batch; after kill -9 or a power loss the state space holds a prefix of
+  // the batches written, each whole (those since its memtables were last
+  // flushed are gone, and are derived again). A state built from published
   // events (which are durable) thus never runs ahead of the log.
   // Keys ending in an 8-byte big-endian number are cheapest to write in
   // increasing order of that number among keys with the same beginning.
-  // Returns OK, INVALID_ARGUMENT (bad key), UNAVAILABLE (closed), INTERNAL.
+  // Returns OK, INVALID_ARGUMENT (bad key), UNAVAILABLE (closed, or a
+  // storage error), RESOURCE_EXHAUSTED (the disk is full), INTERNAL. After a
+  // storage error the next call first resumes the state space (and fails
+  // the same way while the cause lasts); the batch that failed is not
+  // applied, so the caller writes it again.
   virtual absl::Status WriteState(const StateBatch& batch) = 0;
 
   // Returns a consistent view of the state space as of now, or UNAVAILABLE

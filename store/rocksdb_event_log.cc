@@ -19,11 +19,11 @@
 // refused.
 //
 // The state space (WriteState) is a second database in the subdirectory
-// `state`, with its own write-ahead log, memtables and write queue: derived
-// state is written in large batches, and in the log's database those batches
-// would hold up appends (one write queue) and lengthen every sync (one WAL).
-// Its WAL is not synced. It never runs ahead of the log: it is built from
-// published events only, which are durable.
+// `state`, with its own memtables and write queue: derived state is written
+// in large batches, and in the log's database those batches would hold up
+// appends (one write queue) and lengthen every sync (one WAL). It writes no
+// WAL at all (what a crash loses is derived again). It never runs ahead of
+// the log: it is built from published events only, which are durable.
 //
 // Write path, a three-stage pipeline:
 //  1. The writer thread takes everything queued (up to
@@ -64,6 +64,8 @@
 #include "absl/synchronization/mutex.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
+#include "rocksdb/env.h"
+#include "rocksdb/file_system.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/memtablerep.h"
 #include "rocksdb/options.h"
@@ -74,6 +76,7 @@
 #include "store/encoding.h"
 #include "store/event_id_index.h"
 #include "store/event_log.h"
+#include "store/info_log.h"
 
 namespace dealwire::store {
 namespace {
@@ -92,6 +95,11 @@ constexpr char kEventIdsCf[] = "event_ids";
 constexpr char kLegacyTagsCf[] = "tags";
 constexpr char kMetadataCf[] = "metadata";
 constexpr size_t kMaxMetadataKeyBytes = 1024;
+// The file Recover writes to learn whether the disk takes writes again.
+constexpr char kWriteProbe[] = "dealwire-write-probe";
+constexpr size_t kWriteProbeBytes = 1 << 20;
+// Each database's LOG (see info_log.h) is renamed LOG.old past this size.
+constexpr size_t kInfoLogBytes = 16 << 20;
 
 // The log's format version, in the default column family.
 constexpr char kFormatKey[] = "dealwire.log.format";
@@ -124,6 +132,19 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   if (s.IsInvalidArgument()) return absl::InvalidArgumentError(msg);
   if (s.IsBusy() || s.IsTryAgain()) return absl::UnavailableError(msg);
   return absl::InternalError(msg);
+}
+
+// A failed write or sync of the log: RESOURCE_EXHAUSTED for a full disk,
+// UNAVAILABLE for any other (the log recovers by itself; see event_log.h).
+absl::Status StorageError(const rocksdb::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  if (s.IsNoSpace()) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the disk is full (", what, ": ", s.ToString(),
+        "); appends resume by themselves once space is freed"));
+  }
+  return absl::UnavailableError(absl::StrCat("storage error (", what, ": ", s.ToString(),
+                                             "); the log reopens by itself, retry"));
 }
 
 rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
@@ -297,8 +318,41 @@ class RocksDbEventLog final : public EventLog {
   absl::StatusOr<std::vector<RecordedEvent>> MultiRead(const std::vector<uint64_t>& positions) const
 ;  // REQUIRES: db_mu_ held shared
   void Publish(uint64_t last);
+  // What a read of the log's database gets while it has none: closed, or
+  // reopening after a storage error.
+  absl::Status Unreadable() const;
+
+  // Opens the log's database (not the state space) with `cfs`. REQUIRES:
+  // db_mu_ held exclusively.
+  rocksdb::Status OpenLogDb(std::vector<rocksdb::ColumnFamilyDescriptor> cfs);
+  // Reads the log's end and brings the event-id index up (not started).
+  // `all_indexed`: see EventIdIndex::Open. REQUIRES: the database is open,
+  // writer thread or Open.
+  absl::Status OpenIndex(bool all_indexed);
+  // Closes the log's database and its id index, if open. REQUIRES: db_mu_
+  // held exclusively.
+  absl::Status CloseLogDb();
+  // Records a storage error: every append fails with it until Recover.
+  void Fail(const absl::Status& error);
+  // Writer thread, after a storage error: waits until the sync thread has
+  // nothing in hand, then closes and reopens the log's database, removes
+  // the records after the published end (the failed appends'), and has the
+  // decider recover. On success appends are taken again.
+  absl::Status Recover();
+  // Removes every record after `last` and its stream run, synced.
+  // REQUIRES: db_mu_ held exclusively, the database open.
+  absl::Status TruncateAfter(uint64_t last);
+  // Writes, syncs and removes a small file beside the log: whether its disk
+  // takes writes again.
+  absl::Status ProbeWrite() const;
 
   const Options options_;
+  std::string path_;
+  // What the log's database is (re)opened with.
+  std::unique_ptr<rocksdb::Env> env_;  // over options_.file_system, or null
+  rocksdb::DBOptions db_options_;
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs_;
+  rocksdb::ColumnFamilyOptions ids_options_;
 
   // Guards the handles against Close: readers hold it shared.
   mutable std::shared_mutex db_mu_;
@@ -327,6 +381,7 @@ class RocksDbEventLog final : public EventLog {
   std::condition_variable sync_space_cv_;  // room for the writer
   std::deque<WrittenGroup> unsynced_;      // guarded by sync_mu_
   bool writer_done_ = false;               // guarded by sync_mu_
+  bool sync_busy_ = false;  // groups in the sync thread's hands; guarded by sync_mu_
   std::thread syncer_;
 
   // The hand-off from the sync thread to the completion thread.
@@ -336,11 +391,14 @@ class RocksDbEventLog final : public EventLog {
   std::deque<WrittenGroup> completed_;  // guarded by complete_mu_
   bool syncer_done_ = false;            // guarded by complete_mu_
   std::thread completer_;
-  // First write or sync failure; once set, every append fails with it (the
-  // outcome of the failed groups is unknown, retries are idempotent).
+  // The storage error appends fail with, until Recover succeeds.
   std::mutex failure_mu_;
   absl::Status failure_;  // guarded by failure_mu_
   std::atomic<bool> failed_{false};
+  // Set while the log's database is closed for a reopen.
+  std::atomic<bool> reopening_{false};
+  // Set after a state-space write failed for a storage error.
+  std::atomic<bool> state_failed_{false};
 
   // Publication of commits to readers and waiters.
   mutable std::mutex commit_mu_;
@@ -374,8 +432,13 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
   }
   std::unique_ptr<RocksDbEventLog> log(new RocksDbEventLog(std::move(options)));
   const Options& o = log->options_;
+  log->path_ = path;
 
-  rocksdb::DBOptions db_options;
+  rocksdb::DBOptions& db_options = log->db_options_;
+  if (o.file_system != nullptr) {
+    log->env_ = rocksdb::NewCompositeEnv(o.file_system);
+    db_options.env = log->env_.get();
+  }
   db_options.create_if_missing = o.create_if_missing;
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
@@ -388,6 +451,15 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
   db_options.keep_log_file_num = 3;
   db_options.max_log_file_size = 8 << 20;
   db_options.avoid_unnecessary_blocking_io = true;
+  // Opening replays the WAL into memtables without writing table files, so
+  // a log whose disk is full (or nearly) can still be opened, and reopened
+  // after a storage error.
+  db_options.avoid_flush_during_recovery = true;
+  // No preallocation: RocksDB would reserve each new WAL file a tenth more
+  // than a memtable (70 MB) with fallocate, which on a nearly full disk
+  // takes what the reopen and the restart need, and stays taken by the WAL
+  // files a kill -9 leaves.
+  db_options.allow_fallocate = false;
   // One writer thread writes everything; the hash memtable of event_ids
   // does not support concurrent inserts anyway.
   db_options.allow_concurrent_memtable_write = false;
@@ -457,14 +529,15 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
   };
   // The id family is written by ingesting files (event_id_index.h): its
   // memtable holds little.
-  const rocksdb::ColumnFamilyOptions ids_options = cf_options(Access::kPointLookup, 4 << 20);
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+  log->ids_options_ = cf_options(Access::kPointLookup, 4 << 20);
+  log->cfs_ = {
       {rocksdb::kDefaultColumnFamilyName, cf_options(Access::kSmall, 4 << 20)},
       {kEventsCf, cf_options(Access::kLog, 64 << 20)},
       {kStreamsCf, cf_options(Access::kIndex, 4 << 20)},
-      {kEventIdsCf, ids_options},
+      {kEventIdsCf, log->ids_options_},
       {kMetadataCf, cf_options(Access::kSmall, 4 << 20)},
   };
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = log->cfs_;
   // Column families an earlier version left (its state space, format 1's tag
   // index) are opened to be dropped.
   std::vector<std::string> legacy;
@@ -480,7 +553,6 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
     }
   }
 
-  rocksdb::DB* raw = nullptr;
   if (o.create_if_missing) {
     // RocksDB creates the directory itself but not its parents.
     std::error_code ec;
@@ -490,7 +562,14 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
           absl::StrCat("creating the directory of the event log ", path, ": ", ec.message()));
     }
   }
-  rocksdb::Status s = rocksdb::DB::Open(db_options, path, cfs, &log->handles_, &raw);
+  if (std::filesystem::is_directory(path)) {
+    db_options.info_log = std::make_shared<InfoLog>(path, kInfoLogBytes);
+  }
+  rocksdb::Status s;
+  {
+    std::unique_lock l(log->db_mu_);
+    s = log->OpenLogDb(cfs);
+  }
   if (!s.ok()) {
     const std::string msg = s.ToString();
     if (absl::StrContains(msg, "LOCK") || absl::StrContains(msg, "lock")) {
@@ -500,16 +579,12 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
     if (!o.create_if_missing && absl::StrContains(msg, "does not exist")) {
       return absl::NotFoundError(absl::StrCat("no event log at ", path));
     }
+    if (s.IsNoSpace()) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("opening event log at ", path, ": the disk is full (", msg, ")"));
+    }
     return FromRocks(s, absl::StrCat("opening event log at ", path));
   }
-  {
-    std::unique_lock l(log->db_mu_);
-    log->db_.reset(raw);
-  }
-  log->events_ = log->handles_[1];
-  log->streams_ = log->handles_[2];
-  log->event_ids_ = log->handles_[3];
-  log->metadata_ = log->handles_[4];
   absl::StatusOr<bool> new_format = log->CheckFormat(path);
   if (!new_format.ok()) return new_format.status();
   for (size_t i = legacy.size(); i > 0; --i) {
@@ -528,9 +603,13 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
   // cache with the log.
   {
     rocksdb::Options state_options(db_options, cf_options(Access::kState, 32 << 20));
+    state_options.env = rocksdb::Env::Default();
     state_options.create_if_missing = true;
     state_options.max_total_wal_size = 256 << 20;
     const std::string state_path = absl::StrCat(path, "/", kStateDir);
+    std::error_code ec;
+    std::filesystem::create_directories(state_path, ec);
+    state_options.info_log = std::make_shared<InfoLog>(state_path, kInfoLogBytes);
     rocksdb::DB* state_raw = nullptr;
     s = rocksdb::DB::Open(state_options, state_path, &state_raw);
     if (!s.ok()) return FromRocks(s, absl::StrCat("opening the state space at ", state_path));
@@ -538,44 +617,7 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
     log->state_db_.reset(state_raw);
   }
 
-  // The log's end and its last recorded time come from its last event.
-  log->last_position_ = o.first_position - 1;
-  {
-    std::shared_lock l(log->db_mu_);
-    std::unique_ptr<rocksdb::Iterator> it(log->db_->NewIterator({}, log->events_));
-    it->SeekToLast();
-    if (it->Valid()) {
-      RecordedEvent last;
-      if (it->key().size() != 8 ||
-          !enc::DecodeRecord(Position(enc::DecodeFixed64BE(ToView(it->key()))),
-                             ToView(it->value()), &last)) {
-        return absl::DataLossError(absl::StrCat("event log at ", path, ": last record is corrupt"));
-      }
-      log->last_position_ = last.position.value();
-      log->last_recorded_micros_ = absl::ToUnixMicros(last.recorded_time);
-    }
-    if (!it->status().ok()) return FromRocks(it->status(), "reading the log's end");
-  }
-  log->committed_.store(log->last_position_, std::memory_order_release);
-  log->ids_ = std::make_unique<EventIdIndex>(log->db_.get(), log->event_ids_, ids_options, path,
-                                             EventIdIndex::Options{.run_ids = o.id_index_run});
-  absl::Status ids = log->ids_->Open(
-      *new_format, log->last_position_,
-      [&log](uint64_t from, const std::function<void(absl::string_view, uint64_t)>& visit) {
-        std::unique_ptr<rocksdb::Iterator> it(
-            log->db_->NewIterator(rocksdb::ReadOptions(), log->events_));
-        RecordedEvent e;
-        for (it->Seek(ToSlice(enc::EventKey(Position(from)))); it->Valid(); it->Next()) {
-          const Position p(enc::DecodeFixed64BE(ToView(it->key())));
-          if (it->key().size() != 8 || !enc::DecodeRecord(p, ToView(it->value()), &e)) {
-            return absl::DataLossError(
-                absl::StrFormat("event at position %d is corrupt", p.value()));
-          }
-          visit(enc::EventIdKey(e.event_id), p.value());
-        }
-        return FromRocks(it->status(), "reading the log for its recent event ids");
-      });
-  if (!ids.ok()) return ids;
+  if (absl::Status ids = log->OpenIndex(*new_format); !ids.ok()) return ids;
   // After the id watermark: a crash in between finds format 1 again.
   if (*new_format) {
     if (absl::Status f = log->WriteFormat(); !f.ok()) return f;
@@ -597,6 +639,182 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
     p->CompleteLoop();
   });
   return std::unique_ptr<EventLog>(std::move(log));
+}
+
+rocksdb::Status RocksDbEventLog::OpenLogDb(std::vector<rocksdb::ColumnFamilyDescriptor> cfs) {
+  rocksdb::DB* raw = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::Status s = rocksdb::DB::Open(db_options_, path_, cfs, &handles, &raw);
+  if (!s.ok()) return s;
+  db_.reset(raw);
+  handles_ = std::move(handles);
+  events_ = handles_[1];
+  streams_ = handles_[2];
+  event_ids_ = handles_[3];
+  metadata_ = handles_[4];
+  return s;
+}
+
+absl::Status RocksDbEventLog::OpenIndex(bool all_indexed) {
+  // The log's end and its last recorded time come from its last event.
+  last_position_ = options_.first_position - 1;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, events_));
+    it->SeekToLast();
+    if (it->Valid()) {
+      RecordedEvent last;
+      if (it->key().size() != 8 ||
+          !enc::DecodeRecord(Position(enc::DecodeFixed64BE(ToView(it->key()))),
+                             ToView(it->value()), &last)) {
+        return absl::DataLossError(
+            absl::StrCat("event log at ", path_, ": last record is corrupt"));
+      }
+      last_position_ = last.position.value();
+      last_recorded_micros_ = absl::ToUnixMicros(last.recorded_time);
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "reading the log's end");
+  }
+  committed_.store(last_position_, std::memory_order_release);
+  ids_ = std::make_unique<EventIdIndex>(db_.get(), event_ids_, ids_options_, path_,
+                                        EventIdIndex::Options{.run_ids = options_.id_index_run});
+  return ids_->Open(
+      all_indexed, last_position_,
+      [this](uint64_t from, const std::function<void(absl::string_view, uint64_t)>& visit) {
+        std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), events_));
+        RecordedEvent e;
+        for (it->Seek(ToSlice(enc::EventKey(Position(from)))); it->Valid(); it->Next()) {
+          const Position p(enc::DecodeFixed64BE(ToView(it->key())));
+          if (it->key().size() != 8 || !enc::DecodeRecord(p, ToView(it->value()), &e)) {
+            return absl::DataLossError(
+                absl::StrFormat("event at position %d is corrupt", p.value()));
+          }
+          visit(enc::EventIdKey(e.event_id), p.value());
+        }
+        return FromRocks(it->status(), "reading the log for its recent event ids");
+      });
+}
+
+absl::Status RocksDbEventLog::CloseLogDb() {
+  if (ids_ != nullptr) {
+    ids_->Stop();
+    ids_.reset();
+  }
+  absl::Status closed;
+  if (db_ != nullptr) {
+    for (rocksdb::ColumnFamilyHandle* h : handles_) db_->DestroyColumnFamilyHandle(h);
+    handles_.clear();
+    closed = FromRocks(db_->Close(), "closing event log");
+    db_.reset();
+  }
+  return closed;
+}
+
+void RocksDbEventLog::Fail(const absl::Status& error) {
+  {
+    std::lock_guard l(failure_mu_);
+    if (!failure_.ok()) return;
+    failure_ = error;
+  }
+  {
+    // Wakes the writer to start the recovery even if no append comes.
+    std::lock_guard l(mu_);
+    failed_.store(true, std::memory_order_release);
+  }
+  queue_cv_.notify_one();
+  if (options_.storage_listener) options_.storage_listener(error);
+}
+
+absl::Status RocksDbEventLog::TruncateAfter(uint64_t last) {
+  rocksdb::WriteBatch batch;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, events_));
+  RecordedEvent e;
+  for (it->Seek(ToSlice(enc::EventKey(Position(last + 1)))); it->Valid(); it->Next()) {
+    const Position p(enc::DecodeFixed64BE(ToView(it->key())));
+    if (it->key().size() != 8 || !enc::DecodeRecord(p, ToView(it->value()), &e)) {
+      return absl::DataLossError(absl::StrFormat("event at position %d is corrupt", p.value()));
+    }
+    batch.Delete(events_, it->key());
+    // A run starts at one of its events' versions: deleting the key of
+    // every event's version removes the run of each failed append.
+    batch.Delete(streams_, ToSlice(enc::StreamKey(e.stream, e.stream_version)));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading the failed appends");
+  it.reset();
+  if (batch.Count() == 0) return absl::OkStatus();
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return StorageError(db_->Write(wo, &batch), "removing the failed appends");
+}
+
+absl::Status RocksDbEventLog::ProbeWrite() const {
+  rocksdb::Env* env = db_options_.env;
+  const std::string name = absl::StrCat(path_, "/", kWriteProbe);
+  std::unique_ptr<rocksdb::WritableFile> file;
+  rocksdb::Status s = env->NewWritableFile(name, &file, rocksdb::EnvOptions());
+  if (s.ok()) s = file->Append(std::string(kWriteProbeBytes, '\0'));
+  if (s.ok()) s = file->Sync();
+  if (file != nullptr) {
+    const rocksdb::Status closed = file->Close();
+    if (s.ok()) s = closed;
+  }
+  env->DeleteFile(name).PermitUncheckedError();
+  return StorageError(s, "writing to the log's disk");
+}
+
+absl::Status RocksDbEventLog::Recover() {
+  // A disk that is still full keeps the database open for reads.
+  if (absl::Status probed = ProbeWrite(); !probed.ok()) return probed;
+  {
+    // Groups still in the sync thread's hands fail there (it syncs nothing
+    // once failed_ is set); the reopen waits for them, so no thread uses the
+    // database it closes.
+    std::unique_lock l(sync_mu_);
+    sync_space_cv_.wait(l, [this] { return unsynced_.empty() && !sync_busy_; });
+  }
+  const uint64_t published = committed_.load(std::memory_order_acquire);
+  absl::Status s;
+  {
+    std::unique_lock l(db_mu_);
+    reopening_.store(true, std::memory_order_relaxed);
+    CloseLogDb().IgnoreError();  // the database is failed: its close may fail too
+    const rocksdb::Status opened = OpenLogDb(cfs_);
+    if (!opened.ok()) {
+      s = StorageError(opened, absl::StrCat("reopening the event log at ", path_));
+    } else {
+      s = TruncateAfter(published);
+      if (s.ok()) s = OpenIndex(/*all_indexed=*/false);
+      if (s.ok() && last_position_ != published) {
+        s = absl::InternalError(absl::StrFormat(
+            "the reopened log ends at %d, not at its published end %d", last_position_,
+            published));
+      }
+      if (s.ok()) {
+        ids_->Start();
+      } else {
+        CloseLogDb().IgnoreError();
+      }
+    }
+    reopening_.store(false, std::memory_order_relaxed);
+  }
+  if (!s.ok()) return s;
+  next_versions_.clear();
+  if (options_.decider != nullptr) {
+    if (s = options_.decider->Recover(*this); !s.ok()) return s;
+  }
+  {
+    std::lock_guard l(failure_mu_);
+    failure_ = absl::OkStatus();
+  }
+  failed_.store(false, std::memory_order_release);
+  if (options_.storage_listener) options_.storage_listener(absl::OkStatus());
+  return absl::OkStatus();
+}
+
+absl::Status RocksDbEventLog::Unreadable() const {
+  if (reopening_.load(std::memory_order_relaxed) || failed_.load(std::memory_order_acquire)) {
+    return absl::UnavailableError("event log is reopening after a storage error; retry");
+  }
+  return absl::UnavailableError("event log is closed");
 }
 
 absl::StatusOr<bool> RocksDbEventLog::CheckFormat(const std::string& path) {
@@ -772,12 +990,24 @@ void RocksDbEventLog::Enqueue(PendingAppend a) {
 }
 
 void RocksDbEventLog::WriterLoop() {
+  absl::Time next_recovery = absl::InfinitePast();
   for (;;) {
     std::vector<PendingAppend> group;
+    bool closing = false;
     {
       std::unique_lock l(mu_);
-      queue_cv_.wait(l, [this] { return !queue_.empty() || closing_; });
-      if (queue_.empty()) break;  // closing, and everything queued is written
+      if (failed_.load(std::memory_order_acquire)) {
+        // Appends are refused at once (WriteGroup) while the log waits to
+        // try a reopen.
+        queue_cv_.wait_until(l, absl::ToChronoTime(next_recovery),
+                             [this] { return !queue_.empty() || closing_; });
+      } else {
+        queue_cv_.wait(l, [this] {
+          return !queue_.empty() || closing_ || failed_.load(std::memory_order_acquire);
+        });
+      }
+      if (queue_.empty() && closing_) break;  // everything queued is written
+      closing = closing_;
       size_t events = 0;
       while (!queue_.empty() &&
              (group.empty() ||
@@ -788,6 +1018,15 @@ void RocksDbEventLog::WriterLoop() {
         queue_.pop_front();
       }
     }
+    if (!closing && failed_.load(std::memory_order_acquire) && absl::Now() >= next_recovery) {
+      if (absl::Status s = Recover(); !s.ok()) {
+        next_recovery = absl::Now() + options_.recovery_interval;
+        // The latest cause is what callers are told (still full, or not).
+        std::lock_guard l(failure_mu_);
+        failure_ = s;
+      }
+    }
+    if (group.empty()) continue;
     WrittenGroup written = WriteGroup(std::move(group));
     {
       std::unique_lock l(sync_mu_);
@@ -818,21 +1057,27 @@ void RocksDbEventLog::SyncLoop() {
         return;
       }
       groups.swap(unsynced_);
+      sync_busy_ = true;
     }
     sync_space_cv_.notify_one();
     const bool wrote = std::any_of(groups.begin(), groups.end(),
                                    [](const WrittenGroup& g) { return g.wrote; });
     absl::Status synced;
-    if (wrote) {
+    if (failed_.load(std::memory_order_acquire)) {
+      // Groups written before a failure are not synced: the database is not
+      // used again once a write or sync failed (RocksDB asserts on a sync
+      // after a failed write), and the reopen removes them.
+      std::lock_guard l(failure_mu_);
+      synced = failure_.ok() ? absl::UnavailableError("storage error; retry") : failure_;
+    } else if (wrote) {
       std::shared_lock l(db_mu_);
-      synced = FromRocks(db_->SyncWAL(), "syncing the write-ahead log");
+      const rocksdb::Status s = db_->SyncWAL();
+      if (!s.ok()) {
+        synced = StorageError(s, "syncing the write-ahead log");
+        Fail(synced);
+      }
     }
     if (!synced.ok()) {
-      {
-        std::lock_guard l(failure_mu_);
-        if (failure_.ok()) failure_ = synced;
-      }
-      failed_.store(true, std::memory_order_release);
       for (WrittenGroup& g : groups) {
         for (auto& r : g.results) {
           if (r.ok()) r = synced;
@@ -850,6 +1095,11 @@ void RocksDbEventLog::SyncLoop() {
       for (WrittenGroup& g : groups) completed_.push_back(std::move(g));
     }
     complete_cv_.notify_one();
+    {
+      std::lock_guard l(sync_mu_);
+      sync_busy_ = false;
+    }
+    sync_space_cv_.notify_one();
   }
 }
 
@@ -899,7 +1149,7 @@ absl::StatusOr<std::optional<RecordedEvent>> GroupView::Find(absl::string_view e
 absl::StatusOr<std::optional<enc::StreamRun>> RocksDbEventLog::LastRun(
     absl::string_view stream, bool committed_only) const {
   std::shared_lock l(db_mu_);
-  if (db_ == nullptr) return absl::UnavailableError("event log is closed");
+  if (db_ == nullptr) return Unreadable();
   StreamRange range(stream);
   std::unique_ptr<rocksdb::Iterator> it = range.Open(db_.get(), streams_);
   const uint64_t committed = committed_.load(std::memory_order_acquire);
@@ -1140,12 +1390,8 @@ WrittenGroup RocksDbEventLog::WriteGroup(std::vector<PendingAppend> group) {
         s = db_->Write(rocksdb::WriteOptions(), &batch);
       }
       if (!s.ok()) {
-        const absl::Status error = FromRocks(s, "writing appends");
-        {
-          std::lock_guard l(failure_mu_);
-          if (failure_.ok()) failure_ = error;
-        }
-        failed_.store(true, std::memory_order_release);
+        const absl::Status error = StorageError(s, "writing appends");
+        Fail(error);
         for (auto& r : out.results) {
           if (r.ok()) r = error;
         }
@@ -1216,19 +1462,13 @@ absl::Status RocksDbEventLog::Close() {
   if (writer_.joinable()) writer_.join();
   if (syncer_.joinable()) syncer_.join();
   if (completer_.joinable()) completer_.join();
-  if (ids_ != nullptr) ids_->Stop();
   {
     std::lock_guard l(commit_mu_);
     closed_ = true;
   }
   commit_cv_.notify_all();
   std::unique_lock l(db_mu_);
-  if (db_ != nullptr) {
-    for (rocksdb::ColumnFamilyHandle* h : handles_) db_->DestroyColumnFamilyHandle(h);
-    handles_.clear();
-    close_status_ = FromRocks(db_->Close(), "closing event log");
-    db_.reset();
-  }
+  close_status_ = CloseLogDb();
   if (state_db_ != nullptr) {
     absl::Status s = FromRocks(state_db_->Close(), "closing the state space");
     if (close_status_.ok()) close_status_ = s;
@@ -1265,7 +1505,7 @@ absl::StatusOr<std::vector<RecordedEvent>> RocksDbEventLog::ReadStream(
   std::vector<uint64_t> positions;
   {
     std::shared_lock l(db_mu_);
-    if (db_ == nullptr) return absl::UnavailableError("event log is closed");
+    if (db_ == nullptr) return Unreadable();
     StreamRange range(stream);
     std::unique_ptr<rocksdb::Iterator> it = range.Open(db_.get(), streams_);
     const uint64_t committed = committed_.load(std::memory_order_acquire);
@@ -1316,7 +1556,7 @@ absl::StatusOr<std::vector<RecordedEvent>> RocksDbEventLog::ReadAll(Direction di
                                                                     std::optional<Position> from,
                                                                     size_t limit) const {
   std::shared_lock l(db_mu_);
-  if (db_ == nullptr) return absl::UnavailableError("event log is closed");
+  if (db_ == nullptr) return Unreadable();
   // Only committed events are visible: readers never see a group whose
   // callbacks have not been told yet.
   const uint64_t committed = committed_.load(std::memory_order_acquire);
@@ -1367,7 +1607,7 @@ absl::StatusOr<RecordedEvent> RocksDbEventLog::ReadEvent(Position position) cons
 
 absl::StatusOr<RecordedEvent> RocksDbEventLog::ReadRecord(Position position) const {
   std::shared_lock l(db_mu_);
-  if (db_ == nullptr) return absl::UnavailableError("event log is closed");
+  if (db_ == nullptr) return Unreadable();
   std::string value;
   rocksdb::Status s =
       db_->Get(rocksdb::ReadOptions(), events_, ToSlice(enc::EventKey(position)), &value);
@@ -1384,7 +1624,7 @@ absl::StatusOr<RecordedEvent> RocksDbEventLog::ReadRecord(Position position) con
 
 absl::StatusOr<Position> RocksDbEventLog::FindEvent(absl::string_view event_id) const {
   std::shared_lock l(db_mu_);
-  if (db_ == nullptr) return absl::UnavailableError("event log is closed");
+  if (db_ == nullptr) return Unreadable();
   absl::StatusOr<std::optional<uint64_t>> found = ids_->Find(enc::EventIdKey(event_id));
   if (!found.ok()) return found.status();
   // An event written but not yet durable is not there for readers.
@@ -1408,15 +1648,15 @@ absl::Status RocksDbEventLog::PutMetadata(absl::string_view key, absl::string_vi
     return absl::InvalidArgumentError("metadata key: must be 1..1024 bytes");
   }
   std::shared_lock l(db_mu_);
-  if (db_ == nullptr) return absl::UnavailableError("event log is closed");
+  if (db_ == nullptr) return Unreadable();
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  return FromRocks(db_->Put(wo, metadata_, ToSlice(key), ToSlice(value)), "writing metadata");
+  return StorageError(db_->Put(wo, metadata_, ToSlice(key), ToSlice(value)), "writing metadata");
 }
 
 absl::StatusOr<std::string> RocksDbEventLog::GetMetadata(absl::string_view key) const {
   std::shared_lock l(db_mu_);
-  if (db_ == nullptr) return absl::UnavailableError("event log is closed");
+  if (db_ == nullptr) return Unreadable();
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), metadata_, ToSlice(key), &value);
   if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat("no metadata '", key, "'"));
@@ -1428,16 +1668,16 @@ absl::Status RocksDbEventLog::DeleteMetadata(absl::string_view key) {
   absl::StatusOr<std::string> existing = GetMetadata(key);
   if (!existing.ok()) return existing.status();
   std::shared_lock l(db_mu_);
-  if (db_ == nullptr) return absl::UnavailableError("event log is closed");
+  if (db_ == nullptr) return Unreadable();
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  return FromRocks(db_->Delete(wo, metadata_, ToSlice(key)), "deleting metadata");
+  return StorageError(db_->Delete(wo, metadata_, ToSlice(key)), "deleting metadata");
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> RocksDbEventLog::ListMetadata(
     absl::string_view prefix, absl::string_view start_after, size_t limit) const {
   std::shared_lock l(db_mu_);
-  if (db_ == nullptr) return absl::UnavailableError("event log is closed");
+  if (db_ == nullptr) return Unreadable();
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), metadata_));
   if (start_after.empty() || start_after < prefix) {
     it->Seek(ToSlice(prefix));
@@ -1555,7 +1795,26 @@ absl::Status RocksDbEventLog::WriteState(const StateBatch& batch) {
   }
   std::shared_lock l(db_mu_);
   if (state_db_ == nullptr) return absl::UnavailableError("event log is closed");
-  return FromRocks(state_db_->Write(rocksdb::WriteOptions(), &wb), "writing state");
+  // After a failed write (a flush that met a full disk) the state space
+  // stops writing until it is resumed (RocksDB flushes its memtables
+  // again).
+  if (state_failed_.load(std::memory_order_acquire)) {
+    if (absl::Status r = StorageError(state_db_->Resume(), "resuming the state space"); !r.ok()) {
+      return r;
+    }
+    state_failed_.store(false, std::memory_order_release);
+  }
+  // No WAL: RocksDB cannot resume a database whose WAL failed (it asserts
+  // on the next write), and the state is derived: what a crash loses of it
+  // is derived again from the log.
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = true;
+  const rocksdb::Status written = state_db_->Write(wo, &wb);
+  if (written.IsIOError()) {
+    state_failed_.store(true, std::memory_order_release);
+    return StorageError(written, "writing state");
+  }
+  return FromRocks(written, "writing state");
 }
 
 absl::StatusOr<std::unique_ptr<StateSnapshot>> RocksDbEventLog::SnapshotState() const {
