@@ -223,8 +223,20 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   uint64_t watch_id_ = 0;
 };
 
-EventStoreService::EventStoreService(store::EventLog* log, Options options)
+void EventStoreService::Offload(grpc::ServerUnaryReactor* reactor,
+                                absl::AnyInvocable<absl::Status() &&> work) {
+  const bool queued = syncs_->Submit([reactor, work = std::move(work)]() mutable {
+    reactor->Finish(ToGrpcStatus(std::move(work)()));
+  });
+  if (!queued) {
+    reactor->Finish(ToGrpcStatus(
+        absl::UnavailableError("the server is busy (its queue of synced writes is full); retry")));
+  }
+}
+
+EventStoreService::EventStoreService(store::EventLog* log, Executor* syncs, Options options)
     : log_(log),
+      syncs_(syncs),
       options_(std::move(options)),
       tail_(log, options_.live_buffer_events, options_.live_buffer_bytes),
       registry_(log) {
@@ -494,18 +506,19 @@ grpc::ServerUnaryReactor* EventStoreService::CommitCheckpoint(
     grpc::CallbackServerContext* context, const v1::CommitCheckpointRequest* request,
     v1::CommitCheckpointResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::Status status =
-      SubscriptionRegistry::ValidateName(request->subscription_name(), "subscription_name");
-  if (status.ok()) {
+  // The commit is a synced write: not on gRPC's thread.
+  Offload(reactor, [this, request, response]() -> absl::Status {
+    if (absl::Status s =
+            SubscriptionRegistry::ValidateName(request->subscription_name(), "subscription_name");
+        !s.ok()) {
+      return s;
+    }
     absl::StatusOr<v1::NamedSubscription> s =
         registry_.Commit(request->subscription_name(), request->position());
-    if (s.ok()) {
-      *response->mutable_subscription() = *std::move(s);
-    } else {
-      status = s.status();
-    }
-  }
-  reactor->Finish(ToGrpcStatus(status));
+    if (!s.ok()) return s.status();
+    *response->mutable_subscription() = *std::move(s);
+    return absl::OkStatus();
+  });
   return reactor;
 }
 
@@ -543,17 +556,20 @@ grpc::ServerUnaryReactor* EventStoreService::DeleteSubscription(
     grpc::CallbackServerContext* context, const v1::DeleteSubscriptionRequest* request,
     v1::DeleteSubscriptionResponse* /*response*/) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::Status status = SubscriptionRegistry::ValidateName(request->name(), "name");
-  if (status.ok()) status = registry_.Delete(request->name());
-  if (status.ok()) {
+  Offload(reactor, [this, request]() -> absl::Status {
+    if (absl::Status s = SubscriptionRegistry::ValidateName(request->name(), "name"); !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = registry_.Delete(request->name()); !s.ok()) return s;
     std::lock_guard l(mu_);
     for (SubscribeReactor* r : active_) {
       if (r->name() == request->name()) {
-        r->End(ToGrpcStatus(absl::FailedPreconditionError(absl::StrCat("subscription '", request->name(), "' was deleted"))));
+        r->End(ToGrpcStatus(absl::FailedPreconditionError(
+            absl::StrCat("subscription '", request->name(), "' was deleted"))));
       }
     }
-  }
-  reactor->Finish(ToGrpcStatus(status));
+    return absl::OkStatus();
+  });
   return reactor;
 }
 

@@ -84,7 +84,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   server->queries_ = std::make_unique<Executor>(options.query_threads, options.max_queued_queries,
                                                 "dw-query");
   server->event_store_ =
-      std::make_unique<EventStoreService>(server->log_.get(), EventStoreService::Options());
+      std::make_unique<EventStoreService>(server->log_.get(), server->queries_.get(),
+                                          EventStoreService::Options());
   server->market_intel_ =
       std::make_unique<MarketIntelService>(server->projections_.get(), server->queries_.get());
   server->admin_ =
