@@ -26,6 +26,7 @@
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "tests/common/eventually.h"
 #include "tests/integration/server_process.h"
 #include "tests/integration/test_util.h"
 
@@ -33,17 +34,9 @@ namespace dealwire::integration {
 namespace {
 
 namespace fs = std::filesystem;
+using ::dealwire::test_util::Eventually;
 using grpc::health::v1::HealthCheckRequest;
 using grpc::health::v1::HealthCheckResponse;
-
-bool Eventually(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(60)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!done()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return true;
-}
 
 class FullDiskTest : public testing::Test {
  protected:

@@ -40,6 +40,7 @@
 #include "rocksdb/db.h"
 #include "tests/common/sequences.h"
 #include "tests/common/status_matchers.h"
+#include "tests/store/read_everything.h"
 #include "store/types.h"
 
 namespace dealwire::store {
@@ -73,6 +74,7 @@ using ::dealwire::test_util::Range;
 using ::dealwire::test_util::StatusIs;
 using ::dealwire::test_util::StatusIsWith;
 using ::dealwire::test_util::StatusOf;
+using ::dealwire::test_util::ReadEverything;
 
 std::string Lower(absl::string_view s) {
   std::string out(s);
@@ -161,19 +163,6 @@ void ExpectRecorded(const RecordedEvent& got, const ProposedEvent& want, absl::s
   EXPECT_EQ(got.type, want.type);
   EXPECT_EQ(got.tags, want.tags);
   EXPECT_EQ(got.data, want.data);
-}
-
-// Reads the whole log forwards, page by page.
-absl::StatusOr<std::vector<RecordedEvent>> ReadEverything(const EventLog& log) {
-  std::vector<RecordedEvent> all;
-  std::optional<Position> from;
-  while (true) {
-    absl::StatusOr<std::vector<RecordedEvent>> page = log.ReadAll(Direction::kForwards, from, 997);
-    if (!page.ok()) return page.status();
-    if (page->empty()) return all;
-    from = page->back().position.next();
-    for (RecordedEvent& e : *page) all.push_back(std::move(e));
-  }
 }
 
 // The events carrying `tag`, read as the tag index of format 1 answered:

@@ -35,13 +35,17 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "store/event_log.h"
+#include "tests/common/eventually.h"
 #include "tests/common/status_matchers.h"
 #include "tests/store/fault_file_system.h"
+#include "tests/store/read_everything.h"
 
 namespace dealwire::store {
 namespace {
 
 namespace fs = std::filesystem;
+using ::dealwire::test_util::Eventually;
+using ::dealwire::test_util::ReadEverything;
 
 using ::dealwire::test_util::FaultFileSystem;
 using ::dealwire::test_util::StatusIs;
@@ -53,28 +57,6 @@ ProposedEvent MakeEvent(std::string id, size_t data_bytes = 100) {
   e.type = "TestEvent";
   e.data = std::string(data_bytes, 'd');
   return e;
-}
-
-// Polls `done` every millisecond until it holds or `timeout` passes.
-bool Eventually(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(60)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!done()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(1));
-  }
-  return true;
-}
-
-absl::StatusOr<std::vector<RecordedEvent>> ReadEverything(const EventLog& log) {
-  std::vector<RecordedEvent> all;
-  std::optional<Position> from;
-  for (;;) {
-    absl::StatusOr<std::vector<RecordedEvent>> page = log.ReadAll(Direction::kForwards, from, 1000);
-    if (!page.ok()) return page.status();
-    if (page->empty()) return all;
-    from = page->back().position.next();
-    for (RecordedEvent& e : *page) all.push_back(std::move(e));
-  }
 }
 
 // What the storage listener was told, in order.
