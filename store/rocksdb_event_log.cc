@@ -147,6 +147,21 @@ absl::Status StorageError(const rocksdb::Status& s, absl::string_view what) {
                                              "); the log reopens by itself, retry"));
 }
 
+// Whether the disk holding the log at `path` has room to write its WALs
+// out as table files while it opens: twice their size and 64 MiB to spare.
+// (A flush that fails for want of space leaves its partial file behind,
+// taking what an open without it would need.)
+bool RoomToFlushWal(const std::string& path) {
+  std::error_code ec;
+  uint64_t wal = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
+    if (entry.path().extension() == ".log") wal += entry.file_size(ec);
+  }
+  const std::filesystem::space_info space = std::filesystem::space(path, ec);
+  if (ec) return false;
+  return space.available > 2 * wal + (uint64_t{64} << 20);
+}
+
 rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 absl::string_view ToView(const rocksdb::Slice& s) { return absl::string_view(s.data(), s.size()); }
 
@@ -324,7 +339,11 @@ class RocksDbEventLog final : public EventLog {
 
   // Opens the log's database (not the state space) with `cfs`. REQUIRES:
   // db_mu_ held exclusively.
-  rocksdb::Status OpenLogDb(std::vector<rocksdb::ColumnFamilyDescriptor> cfs);
+  // `on_full_disk`: the WAL is replayed into memtables without writing
+  // table files, so that a log whose disk is full (or nearly) still opens;
+  // otherwise the open flushes what it replays, so that the next open does
+  // not replay it again.
+  rocksdb::Status OpenLogDb(std::vector<rocksdb::ColumnFamilyDescriptor> cfs, bool on_full_disk);
   // Reads the log's end and brings the event-id index up (not started).
   // `all_indexed`: see EventIdIndex::Open. REQUIRES: the database is open,
   // writer thread or Open.
@@ -451,10 +470,6 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
   db_options.keep_log_file_num = 3;
   db_options.max_log_file_size = 8 << 20;
   db_options.avoid_unnecessary_blocking_io = true;
-  // Opening replays the WAL into memtables without writing table files, so
-  // a log whose disk is full (or nearly) can still be opened, and reopened
-  // after a storage error.
-  db_options.avoid_flush_during_recovery = true;
   // No preallocation: RocksDB would reserve each new WAL file a tenth more
   // than a memtable (70 MB) with fallocate, which on a nearly full disk
   // takes what the reopen and the restart need, and stays taken by the WAL
@@ -568,7 +583,7 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
   rocksdb::Status s;
   {
     std::unique_lock l(log->db_mu_);
-    s = log->OpenLogDb(cfs);
+    s = log->OpenLogDb(cfs, /*on_full_disk=*/!RoomToFlushWal(path));
   }
   if (!s.ok()) {
     const std::string msg = s.ToString();
@@ -641,10 +656,13 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
   return std::unique_ptr<EventLog>(std::move(log));
 }
 
-rocksdb::Status RocksDbEventLog::OpenLogDb(std::vector<rocksdb::ColumnFamilyDescriptor> cfs) {
+rocksdb::Status RocksDbEventLog::OpenLogDb(std::vector<rocksdb::ColumnFamilyDescriptor> cfs,
+                                           bool on_full_disk) {
   rocksdb::DB* raw = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::Status s = rocksdb::DB::Open(db_options_, path_, cfs, &handles, &raw);
+  rocksdb::DBOptions options = db_options_;
+  options.avoid_flush_during_recovery = on_full_disk;
+  rocksdb::Status s = rocksdb::DB::Open(options, path_, cfs, &handles, &raw);
   if (!s.ok()) return s;
   db_.reset(raw);
   handles_ = std::move(handles);
@@ -777,7 +795,9 @@ absl::Status RocksDbEventLog::Recover() {
     std::unique_lock l(db_mu_);
     reopening_.store(true, std::memory_order_relaxed);
     CloseLogDb().IgnoreError();  // the database is failed: its close may fail too
-    const rocksdb::Status opened = OpenLogDb(cfs_);
+    // After a storage error the disk may be nearly full: replay without
+    // writing table files.
+    const rocksdb::Status opened = OpenLogDb(cfs_, /*on_full_disk=*/true);
     if (!opened.ok()) {
       s = StorageError(opened, absl::StrCat("reopening the event log at ", path_));
     } else {

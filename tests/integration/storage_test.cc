@@ -77,6 +77,14 @@ class FullDiskTest : public testing::Test {
     return response.status();
   }
 
+  // Writes `path` until the file system is full.
+  static void Fill(const std::string& path) {
+    std::ofstream out(path, std::ios::binary);
+    const std::string chunk(1 << 16, 'f');
+    while (out.write(chunk.data(), chunk.size()) && out.flush()) {
+    }
+  }
+
   std::unique_ptr<TempDir> dir_;
   std::string mount_;
   std::unique_ptr<ServerProcess> server_;
@@ -94,12 +102,7 @@ TEST_F(FullDiskTest, TheServerRefusesAppendsReportsNotServingAndResumesByItself)
     acked.insert(e.event_id());
   }
   // Fill the file system, then append until the log meets the full disk.
-  {
-    std::ofstream filler(mount_ + "/filler", std::ios::binary);
-    const std::string chunk(1 << 16, 'f');
-    while (filler.write(chunk.data(), chunk.size()) && filler.flush()) {
-    }
-  }
+  Fill(mount_ + "/filler");
   absl::Status refused;
   for (int i = 0; i < 20000 && refused.ok(); ++i) {
     v1::Event e = OrgUpdated(org, absl::StrCat(i, " ", std::string(3990, 'x')));
