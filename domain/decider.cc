@@ -39,8 +39,9 @@ absl::Status DecisionState::Recover(const store::EventLog& log) {
   return s;
 }
 
-absl::Status DecisionState::Replay(const store::EventLog& log) {
+absl::Status DecisionState::Replay(const store::EventLog& log, uint64_t first) {
   std::optional<store::Position> from;
+  if (first > 0) from = store::Position(first);
   v1::Event event;
   for (;;) {
     absl::StatusOr<std::vector<store::RecordedEvent>> page =
@@ -330,8 +331,28 @@ DomainDecider::DomainDecider() : state_(std::make_unique<internal::DecisionState
 DomainDecider::~DomainDecider() = default;
 
 absl::Status DomainDecider::Recover(const store::EventLog& log) {
+  restored_ = false;
   state_ = std::make_unique<internal::DecisionState>();
   return state_->Recover(log);
+}
+
+absl::StatusOr<std::string> DomainDecider::SaveState() {
+  std::string out;
+  state_->Save(&out);
+  return out;
+}
+
+absl::Status DomainDecider::RestoreState(absl::string_view saved, store::Position at,
+                                         const store::EventLog& log) {
+  restored_ = false;
+  state_ = std::make_unique<internal::DecisionState>();
+  absl::Status s = state_->Restore(saved, at.value(), log);
+  if (!s.ok()) {
+    state_ = std::make_unique<internal::DecisionState>();
+    return s;
+  }
+  restored_ = true;
+  return absl::OkStatus();
 }
 
 absl::Status DomainDecider::Encode(absl::string_view stream, const store::Proposal& proposal,

@@ -82,6 +82,18 @@ class DomainDecider final : public store::Decider {
   // parsed.
   absl::Status Recover(const store::EventLog& log) override;
 
+  // The state as bytes (format 1, decision_snapshot.cc): the same state
+  // gives the same bytes. The log keeps them at Close.
+  absl::StatusOr<std::string> SaveState() override;
+  // Loads state from SaveState's bytes, then applies the log's events after
+  // `at` as Recover does. INVALID_ARGUMENT for bytes of another format
+  // (the log then falls back to Recover).
+  absl::Status RestoreState(absl::string_view saved, store::Position at,
+                            const store::EventLog& log) override;
+  // Whether the last Recover or RestoreState was a RestoreState that
+  // succeeded (what a start did).
+  bool restored() const { return restored_; }
+
   // Checks the events of `proposal` (an EventsProposal) as events of
   // `stream` — the stream name (printable ASCII without spaces), each
   // envelope and payload — and serializes them into `events`. Returns
@@ -102,6 +114,7 @@ class DomainDecider final : public store::Decider {
 
  private:
   std::unique_ptr<internal::DecisionState> state_;
+  bool restored_ = false;
 };
 
 }  // namespace dealwire::domain

@@ -106,6 +106,15 @@ class DecisionState {
   // for the lookups of amendments. See DomainDecider::Recover.
   absl::Status Recover(const store::EventLog& log);
 
+  // --- decision_snapshot.cc: the state as bytes ---
+  // Appends the whole state to `out`, deterministically (the same state
+  // gives the same bytes). REQUIRES: no decision in progress.
+  void Save(std::string* out) const;
+  // Replaces the state with `saved` (from Save, when the log ended at
+  // `at`), then applies every committed event of `log` after `at`.
+  // INVALID_ARGUMENT when `saved` is not a state of this format.
+  absl::Status Restore(absl::string_view saved, uint64_t at, const store::EventLog& log);
+
   // Checks the events of one append (`payloads[i]` of `events[i]`, which
   // would stand at `first_position + i`) in order, each against the state
   // the ones before left; on success counts them in and sets their tags,
@@ -117,8 +126,9 @@ class DecisionState {
 
  private:
   // --- decider.cc: driving, lookups, tags ---
-  // Applies every committed event of `log`, in order.
-  absl::Status Replay(const store::EventLog& log);
+  // Applies every committed event of `log` from position `from` on, in
+  // order.
+  absl::Status Replay(const store::EventLog& log, uint64_t from = 0);
   // One event: `field` is the path of its payload ("events[2].payload").
   absl::Status Apply(const std::string& event_id, uint64_t position,
                      const dealwire::v1::EventPayload& p, absl::string_view field);

@@ -118,6 +118,25 @@ class Decider {
   // keeps appends failing until the next attempt).
   virtual absl::Status Recover(const EventLog& log) = 0;
 
+  // Optional: the decider's whole state, as bytes RestoreState takes back,
+  // so that a start need not replay the log. The log calls it from Close,
+  // once every append is done (the state then reflects every committed
+  // event), and keeps the bytes in its directory. The default keeps
+  // nothing.
+  virtual absl::StatusOr<std::string> SaveState() {
+    return absl::UnimplementedError("this decider keeps no state");
+  }
+
+  // Optional: replaces the decider's state with `saved` (from SaveState,
+  // when the log ended at `at`), then brings it up to every committed event
+  // of `log` after `at`. Called by OpenEventLog instead of Recover when the
+  // log holds saved state for its current events; on an error the log
+  // calls Recover instead. The default refuses, so Recover runs.
+  virtual absl::Status RestoreState(absl::string_view /*saved*/, Position /*at*/,
+                                    const EventLog& /*log*/) {
+    return absl::UnimplementedError("this decider keeps no state");
+  }
+
   // Turns `proposal` (from ProposeAsync) into the events to store for
   // `stream`: fills `events` (empty on entry) with each event's id, type and
   // data, checking everything that needs no state. Tags are Decide's. Any

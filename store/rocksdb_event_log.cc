@@ -42,7 +42,14 @@
 // published end), before its group is durable. A repeat of an event that is
 // written but not yet durable is acknowledged only after it is, since groups
 // are synced and acknowledged in order.
+#include <fcntl.h>
 #include <pthread.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 
 #include <algorithm>
 #include <atomic>
@@ -61,6 +68,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
@@ -98,6 +106,9 @@ constexpr size_t kMaxMetadataKeyBytes = 1024;
 // The file Recover writes to learn whether the disk takes writes again.
 constexpr char kWriteProbe[] = "dealwire-write-probe";
 constexpr size_t kWriteProbeBytes = 1 << 20;
+// The decider's state as of the last clean Close (see SaveDeciderState).
+constexpr char kDeciderStateFile[] = "decider-state";
+constexpr char kDeciderStateMagic[] = "dealwire.decider-state.1\n";
 // Each database's LOG (see info_log.h) is renamed LOG.old past this size.
 constexpr size_t kInfoLogBytes = 16 << 20;
 
@@ -364,6 +375,13 @@ class RocksDbEventLog final : public EventLog {
   // Writes, syncs and removes a small file beside the log: whether its disk
   // takes writes again.
   absl::Status ProbeWrite() const;
+  // Brings the decider up: from the state it saved at the last Close
+  // (kDeciderStateFile) when that matches the log, else by Recover.
+  // REQUIRES: the log open for reads, no append running.
+  absl::Status RecoverDecider();
+  // Has the decider save its state into kDeciderStateFile, if it keeps one.
+  // REQUIRES: every append done, the database open.
+  void SaveDeciderState();
 
   const Options options_;
   std::string path_;
@@ -639,7 +657,7 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
   }
   log->ids_->Start();
   if (o.decider != nullptr) {
-    if (absl::Status s = o.decider->Recover(*log); !s.ok()) return s;
+    if (absl::Status s = log->RecoverDecider(); !s.ok()) return s;
   }
   log->writer_ = std::thread([p = log.get()] {
     pthread_setname_np(pthread_self(), "dw-log-writer");
@@ -819,15 +837,139 @@ absl::Status RocksDbEventLog::Recover() {
   if (!s.ok()) return s;
   next_versions_.clear();
   if (options_.decider != nullptr) {
-    if (s = options_.decider->Recover(*this); !s.ok()) return s;
+    if (s = RecoverDecider(); !s.ok()) return s;
   }
+  // Told before the first append is taken again, so that whoever follows
+  // the listener (health, the server's stderr) says so first.
+  if (options_.storage_listener) options_.storage_listener(absl::OkStatus());
   {
     std::lock_guard l(failure_mu_);
     failure_ = absl::OkStatus();
   }
   failed_.store(false, std::memory_order_release);
-  if (options_.storage_listener) options_.storage_listener(absl::OkStatus());
   return absl::OkStatus();
+}
+
+namespace {
+
+// FNV-1a, 64 bits: the saved state's checksum (stable across builds).
+uint64_t Fnv1a(absl::string_view bytes) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+void PutFixed64(std::string* out, uint64_t v) {
+  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>(v >> (8 * i)));
+}
+
+bool GetFixed64(absl::string_view* in, uint64_t* v) {
+  if (in->size() < 8) return false;
+  *v = enc::DecodeFixed64BE(in->substr(0, 8));
+  in->remove_prefix(8);
+  return true;
+}
+
+// Writes `bytes` to `path` so that after a crash it is there whole or not
+// at all: a temporary file, synced, renamed, and the directory synced.
+absl::Status WriteFileAtomically(const std::string& dir, const std::string& path,
+                                 absl::string_view bytes) {
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::InternalError(absl::StrCat("creating ", tmp, ": ", strerror(errno)));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const std::string why = strerror(errno);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return absl::InternalError(absl::StrCat("writing ", tmp, ": ", why));
+    }
+    done += static_cast<size_t>(n);
+  }
+  const bool synced = ::fdatasync(fd) == 0;
+  ::close(fd);
+  if (!synced || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string why = strerror(errno);
+    ::unlink(tmp.c_str());
+    return absl::InternalError(absl::StrCat("saving ", path, ": ", why));
+  }
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void RocksDbEventLog::SaveDeciderState() {
+  if (options_.decider == nullptr || db_ == nullptr || failed_.load(std::memory_order_acquire)) {
+    return;
+  }
+  absl::StatusOr<std::string> state = options_.decider->SaveState();
+  if (!state.ok()) return;  // a decider that keeps none
+  // The file names the log's last event, so that it is used only with the
+  // log it was saved from.
+  std::string id;
+  const uint64_t at = last_position_;
+  if (at >= options_.first_position) {
+    absl::StatusOr<RecordedEvent> last = ReadRecord(Position(at));
+    if (!last.ok()) return;
+    id = last->event_id;
+  }
+  std::string file = kDeciderStateMagic;
+  PutFixed64(&file, at);
+  PutFixed64(&file, id.size());
+  file += id;
+  PutFixed64(&file, state->size());
+  file += *state;
+  PutFixed64(&file, Fnv1a(file));
+  // Not saved (on a full disk, say): the next start replays the log.
+  WriteFileAtomically(path_, absl::StrCat(path_, "/", kDeciderStateFile), file).IgnoreError();
+}
+
+absl::Status RocksDbEventLog::RecoverDecider() {
+  Decider& decider = *options_.decider;
+  const std::string path = absl::StrCat(path_, "/", kDeciderStateFile);
+  std::string file;
+  {
+    std::ifstream in(path, std::ios::binary);
+    if (in) file.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  // Any mismatch means the file is not for these events: replay instead.
+  absl::string_view rest = file;
+  uint64_t at = 0, id_size = 0, state_size = 0, sum = 0;
+  const absl::string_view magic = kDeciderStateMagic;
+  if (!absl::ConsumePrefix(&rest, magic) || !GetFixed64(&rest, &at) ||
+      !GetFixed64(&rest, &id_size) || rest.size() < id_size) {
+    return decider.Recover(*this);
+  }
+  const absl::string_view id = rest.substr(0, id_size);
+  rest.remove_prefix(id_size);
+  if (!GetFixed64(&rest, &state_size) || rest.size() != state_size + 8) {
+    return decider.Recover(*this);
+  }
+  const absl::string_view state = rest.substr(0, state_size);
+  rest.remove_prefix(state_size);
+  if (!GetFixed64(&rest, &sum) ||
+      sum != Fnv1a(absl::string_view(file).substr(0, file.size() - 8)) || at > last_position_) {
+    return decider.Recover(*this);
+  }
+  if (at >= options_.first_position) {
+    absl::StatusOr<RecordedEvent> there = ReadRecord(Position(at));
+    if (!there.ok() || there->event_id != id) return decider.Recover(*this);
+  } else if (!id.empty()) {
+    return decider.Recover(*this);
+  }
+  if (decider.RestoreState(state, Position(at), *this).ok()) return absl::OkStatus();
+  return decider.Recover(*this);
 }
 
 absl::Status RocksDbEventLog::Unreadable() const {
@@ -1482,6 +1624,7 @@ absl::Status RocksDbEventLog::Close() {
   if (writer_.joinable()) writer_.join();
   if (syncer_.joinable()) syncer_.join();
   if (completer_.joinable()) completer_.join();
+  SaveDeciderState();
   {
     std::lock_guard l(commit_mu_);
     closed_ = true;

@@ -134,12 +134,14 @@ TEST_F(FullDiskTest, TheServerRefusesAppendsReportsNotServingAndResumesByItself)
   })) << "appends were not taken again once space was freed";
   EXPECT_TRUE(Eventually([&] { return Health("") == HealthCheckResponse::SERVING; }));
   EXPECT_EQ(Health("dealwire.v1.EventStore"), HealthCheckResponse::SERVING);
-  const std::vector<std::string> lines = server_->StderrLines();
+  // The lines reach the test through a pipe the server process writes.
   auto has = [&](absl::string_view text) {
-    for (const std::string& l : lines) {
-      if (absl::StrContains(l, text)) return true;
-    }
-    return false;
+    return Eventually([&] {
+      for (const std::string& l : server_->StderrLines()) {
+        if (absl::StrContains(l, text)) return true;
+      }
+      return false;
+    });
   };
   EXPECT_TRUE(has("storage error, appends refused until it recovers: the disk is full"));
   EXPECT_TRUE(has("storage recovered"));

@@ -2,6 +2,7 @@
 
 import queue
 import threading
+import time
 
 import grpc
 import pytest
@@ -247,7 +248,19 @@ def test_subscription_reconnects_across_server_restart(server, source_dir):
     writer = dealwire.Client(server.address)
     second = [org(f"after-{i}") for i in range(5)]
     for e in second:
-        writer.append(e.stream, [e])
+        # A new channel to the restarted server's address may first see the
+        # connection refused while the old one was down (gRPC's shared
+        # subchannel backs off): UNAVAILABLE is retried, bounded; the event
+        # id makes the retry idempotent.
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                writer.append(e.stream, [e])
+                break
+            except dealwire.Unavailable:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
     got += take(len(second), 20)
 
     consumer.close()
