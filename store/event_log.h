@@ -119,9 +119,10 @@ class Decider {
   virtual absl::Status Recover(const EventLog& log) = 0;
 
   // Optional: the decider's whole state, as bytes RestoreState takes back,
-  // so that a start need not replay the log. The log calls it from Close,
-  // once every append is done (the state then reflects every committed
-  // event), and keeps the bytes in its directory. The default keeps
+  // so that a start need not replay the log. The log calls it on the
+  // writer thread every Options::decider_save_events events (the state then
+  // reflects every event written so far) and from Close, once every append
+  // is done, and keeps the bytes in its directory. The default keeps
   // nothing.
   virtual absl::StatusOr<std::string> SaveState() {
     return absl::UnimplementedError("this decider keeps no state");
@@ -249,6 +250,12 @@ struct Options {
   // or null for the machine's. Tests give one that injects faults. Default:
   // null
   std::shared_ptr<rocksdb::FileSystem> file_system;
+
+  // Besides at Close, the decider's state (Decider::SaveState) is saved
+  // every this many appended events, written by a thread of its own, so
+  // that a start after kill -9 replays about that many events at most. 0:
+  // at Close only. Default: 1,000,000
+  uint64_t decider_save_events = 1'000'000;
 
   // After a storage error (see "Storage errors" on EventLog), how long the
   // writer waits between attempts to reopen the log. Default: 1 s

@@ -379,9 +379,18 @@ class RocksDbEventLog final : public EventLog {
   // (kDeciderStateFile) when that matches the log, else by Recover.
   // REQUIRES: the log open for reads, no append running.
   absl::Status RecoverDecider();
+  // The file kDeciderStateFile holds: the decider's state with the log's
+  // last written event; nullopt when the decider keeps none or the log is
+  // failed. Sets saved_at_. REQUIRES: writer thread (or it is done).
+  std::optional<std::string> DeciderStateFile();
   // Has the decider save its state into kDeciderStateFile, if it keeps one.
   // REQUIRES: every append done, the database open.
   void SaveDeciderState();
+  // Writer thread, after a group: every Options::decider_save_events
+  // events, takes the decider's state and writes the file on saver_, so
+  // that a start after kill -9 replays at most about that many events.
+  void MaybeSaveDeciderState();
+  void JoinSaver();
 
   const Options options_;
   std::string path_;
@@ -455,6 +464,11 @@ class RocksDbEventLog final : public EventLog {
   uint64_t last_position_ = 0;
   int64_t last_recorded_micros_ = 0;
   absl::flat_hash_map<std::string, uint64_t> next_versions_;
+  // The position of the last saved decider state (or of the log's end at
+  // open), and the thread writing one.
+  uint64_t saved_at_ = 0;
+  std::thread saver_;
+  std::atomic<bool> saving_{false};
 };
 
 absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::string& path,
@@ -656,6 +670,7 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
     if (absl::Status f = log->WriteFormat(); !f.ok()) return f;
   }
   log->ids_->Start();
+  log->saved_at_ = log->last_position_;
   if (o.decider != nullptr) {
     if (absl::Status s = log->RecoverDecider(); !s.ok()) return s;
   }
@@ -808,6 +823,14 @@ absl::Status RocksDbEventLog::Recover() {
     sync_space_cv_.wait(l, [this] { return unsynced_.empty() && !sync_busy_; });
   }
   const uint64_t published = committed_.load(std::memory_order_acquire);
+  // A state saved with events that were never acknowledged (they are
+  // removed below) must not be loaded: the file goes.
+  JoinSaver();
+  if (saved_at_ > published) {
+    std::error_code ec;
+    std::filesystem::remove(absl::StrCat(path_, "/", kDeciderStateFile), ec);
+    saved_at_ = published;
+  }
   absl::Status s;
   {
     std::unique_lock l(db_mu_);
@@ -909,19 +932,19 @@ absl::Status WriteFileAtomically(const std::string& dir, const std::string& path
 
 }  // namespace
 
-void RocksDbEventLog::SaveDeciderState() {
+std::optional<std::string> RocksDbEventLog::DeciderStateFile() {
   if (options_.decider == nullptr || db_ == nullptr || failed_.load(std::memory_order_acquire)) {
-    return;
+    return std::nullopt;
   }
   absl::StatusOr<std::string> state = options_.decider->SaveState();
-  if (!state.ok()) return;  // a decider that keeps none
+  if (!state.ok()) return std::nullopt;  // a decider that keeps none
   // The file names the log's last event, so that it is used only with the
   // log it was saved from.
   std::string id;
   const uint64_t at = last_position_;
   if (at >= options_.first_position) {
     absl::StatusOr<RecordedEvent> last = ReadRecord(Position(at));
-    if (!last.ok()) return;
+    if (!last.ok()) return std::nullopt;
     id = last->event_id;
   }
   std::string file = kDeciderStateMagic;
@@ -931,8 +954,39 @@ void RocksDbEventLog::SaveDeciderState() {
   PutFixed64(&file, state->size());
   file += *state;
   PutFixed64(&file, Fnv1a(file));
-  // Not saved (on a full disk, say): the next start replays the log.
-  WriteFileAtomically(path_, absl::StrCat(path_, "/", kDeciderStateFile), file).IgnoreError();
+  saved_at_ = at;
+  return file;
+}
+
+void RocksDbEventLog::JoinSaver() {
+  if (saver_.joinable()) saver_.join();
+}
+
+void RocksDbEventLog::SaveDeciderState() {
+  JoinSaver();
+  std::optional<std::string> file = DeciderStateFile();
+  // Not saved (on a full disk, say): the next start replays from the last
+  // saved state, or the whole log.
+  if (file.has_value()) {
+    WriteFileAtomically(path_, absl::StrCat(path_, "/", kDeciderStateFile), *file).IgnoreError();
+  }
+}
+
+void RocksDbEventLog::MaybeSaveDeciderState() {
+  const uint64_t every = options_.decider_save_events;
+  if (every == 0 || options_.decider == nullptr || last_position_ < saved_at_ + every ||
+      saving_.load(std::memory_order_acquire)) {
+    return;
+  }
+  JoinSaver();  // the previous one is done
+  std::optional<std::string> file = DeciderStateFile();
+  if (!file.has_value()) return;
+  saving_.store(true, std::memory_order_release);
+  saver_ = std::thread([this, file = *std::move(file)] {
+    pthread_setname_np(pthread_self(), "dw-log-save");
+    WriteFileAtomically(path_, absl::StrCat(path_, "/", kDeciderStateFile), file).IgnoreError();
+    saving_.store(false, std::memory_order_release);
+  });
 }
 
 absl::Status RocksDbEventLog::RecoverDecider() {
@@ -1196,6 +1250,7 @@ void RocksDbEventLog::WriterLoop() {
       unsynced_.push_back(std::move(written));
     }
     sync_cv_.notify_one();
+    MaybeSaveDeciderState();
   }
   {
     std::lock_guard l(sync_mu_);

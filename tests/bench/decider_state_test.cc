@@ -12,6 +12,8 @@
 #include <string>
 
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "bench/log_loader.h"
 #include "bench/synthetic_events.h"
 #include "domain/decider.h"
@@ -37,10 +39,11 @@ class DeciderStateTest : public testing::Test {
   }
 
   // Opens the log with a new DomainDecider (decider_).
-  void Open() {
+  void Open(uint64_t save_events = 1'000'000) {
     decider_ = std::make_shared<domain::DomainDecider>();
     store::Options o;
     o.decider = decider_;
+    o.decider_save_events = save_events;
     absl::StatusOr<std::unique_ptr<store::EventLog>> log = store::OpenEventLog(dir_, o);
     ASSERT_OK(log);
     log_ = *std::move(log);
@@ -129,6 +132,39 @@ TEST_F(DeciderStateTest, AStartFromSavedStateEqualsAFullReplay) {
     dir_ = keep;
   }
   fs::remove_all(other);
+}
+
+// The position a saved state file was saved at (after its magic line).
+uint64_t SavedAt(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string line;
+  std::getline(in, line);
+  uint64_t at = 0;
+  for (int i = 0; i < 8; ++i) at = at << 8 | static_cast<unsigned char>(in.get());
+  return in ? at : 0;
+}
+
+TEST_F(DeciderStateTest, AStateSavedWhileAppendingIsLoadedAndTheRestReplayed) {
+  SyntheticEvents gen({.seed = 9, .events = 20000, .companies = 400, .investors = 150});
+  Open(/*save_events=*/10000);
+  Load(gen, 12000);
+  // Saved by its own thread: wait for a file (bounded).
+  for (int i = 0; i < 10000 && SavedAt(StateFile()) == 0; ++i) absl::SleepFor(absl::Milliseconds(1));
+  const uint64_t at = SavedAt(StateFile());
+  ASSERT_GE(at, 10000u) << "no state saved while appending";
+  ASSERT_LE(at, 12000u);
+  const std::string periodic = StateFile() + ".periodic";
+  fs::copy_file(StateFile(), periodic);
+  Load(gen, 5000);  // fewer than 10000 more: no other save before Close
+  const std::string at_close = State();
+  Close();
+  EXPECT_EQ(SavedAt(StateFile()), 17000u);
+  // As after kill -9: only the state saved while appending is there.
+  fs::copy_file(periodic, StateFile(), fs::copy_options::overwrite_existing);
+  Open(0);
+  EXPECT_TRUE(decider_->restored());
+  EXPECT_EQ(State(), at_close);
+  EXPECT_EQ(State(), Replayed());
 }
 
 }  // namespace
