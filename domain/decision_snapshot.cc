@@ -105,6 +105,13 @@ std::vector<const typename Map::value_type*> Sorted(const Map& map) {
   return out;
 }
 
+// Sizes `table` for `n` entries at once (not by doubling); returns `n`.
+template <typename Table>
+size_t ReserveFor(Table& table, size_t n) {
+  table.reserve(n);
+  return n;
+}
+
 }  // namespace
 
 void DecisionState::Save(std::string* out) const {
@@ -177,7 +184,7 @@ absl::Status DecisionState::Restore(absl::string_view saved, uint64_t at,
   }
   Reader r(saved);
   orgs_.clear();
-  for (size_t n = r.Count(); r.ok() && n > 0; --n) {
+  for (size_t n = ReserveFor(orgs_, r.Count()); r.ok() && n > 0; --n) {
     std::string id = r.S();
     Org& o = orgs_[std::move(id)];
     o.registered_at = r.U();
@@ -194,7 +201,7 @@ absl::Status DecisionState::Restore(absl::string_view saved, uint64_t at,
     }
   }
   deals_.clear();
-  for (size_t n = r.Count(); r.ok() && n > 0; --n) {
+  for (size_t n = ReserveFor(deals_, r.Count()); r.ok() && n > 0; --n) {
     std::string id = r.S();
     Deal& d = deals_[std::move(id)];
     const uint64_t kind = r.U();
@@ -213,7 +220,7 @@ absl::Status DecisionState::Restore(absl::string_view saved, uint64_t at,
     }
   }
   partnerships_.clear();
-  for (size_t n = r.Count(); r.ok() && n > 0; --n) {
+  for (size_t n = ReserveFor(partnerships_, r.Count()); r.ok() && n > 0; --n) {
     std::string id = r.S();
     Partnership& p = partnerships_[std::move(id)];
     p.formed_at = r.U();
@@ -222,18 +229,18 @@ absl::Status DecisionState::Restore(absl::string_view saved, uint64_t at,
   }
   for (auto* table : {&facilities_, &retracted_}) {
     table->clear();
-    for (size_t n = r.Count(); r.ok() && n > 0; --n) {
+    for (size_t n = ReserveFor(*table, r.Count()); r.ok() && n > 0; --n) {
       std::string id = r.S();
       (*table)[std::move(id)] = r.U();
     }
   }
   corrections_.clear();
-  for (size_t n = r.Count(); r.ok() && n > 0; --n) {
+  for (size_t n = ReserveFor(corrections_, r.Count()); r.ok() && n > 0; --n) {
     std::string id = r.S();
     corrections_[std::move(id)] = r.S();
   }
   skipped_.clear();
-  for (size_t n = r.Count(); r.ok() && n > 0; --n) skipped_.insert(r.S());
+  for (size_t n = ReserveFor(skipped_, r.Count()); r.ok() && n > 0; --n) skipped_.insert(r.S());
   if (!r.ok() || !r.done()) {
     return absl::InvalidArgumentError("saved decider state: truncated or corrupt");
   }

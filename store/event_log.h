@@ -252,10 +252,11 @@ struct Options {
   std::shared_ptr<rocksdb::FileSystem> file_system;
 
   // Besides at Close, the decider's state (Decider::SaveState) is saved
-  // every this many appended events, written by a thread of its own, so
-  // that a start after kill -9 replays about that many events at most. 0:
-  // at Close only. Default: 1,000,000
-  uint64_t decider_save_events = 1'000'000;
+  // every this many appended events, so that a start after kill -9 replays
+  // about that many events at most. The bytes are taken on the writer
+  // thread (appends wait meanwhile: the state grows with the log), the file
+  // written by a thread of its own. 0: at Close only. Default: 0
+  uint64_t decider_save_events = 0;
 
   // After a storage error (see "Storage errors" on EventLog), how long the
   // writer waits between attempts to reopen the log. Default: 1 s

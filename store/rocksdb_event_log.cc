@@ -875,11 +875,20 @@ absl::Status RocksDbEventLog::Recover() {
 
 namespace {
 
-// FNV-1a, 64 bits: the saved state's checksum (stable across builds).
+// The saved state's checksum, stable across builds: FNV-1a's step over
+// 8-byte little-endian words (then the last bytes one by one), eight times
+// fewer multiplications than over bytes for a file of tens of MB.
 uint64_t Fnv1a(absl::string_view bytes) {
   uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : bytes) {
-    h ^= c;
+  size_t i = 0;
+  for (; i + 8 <= bytes.size(); i += 8) {
+    uint64_t w = 0;
+    for (int b = 7; b >= 0; --b) w = w << 8 | static_cast<unsigned char>(bytes[i + b]);
+    h ^= w;
+    h *= 0x100000001b3ULL;
+  }
+  for (; i < bytes.size(); ++i) {
+    h ^= static_cast<unsigned char>(bytes[i]);
     h *= 0x100000001b3ULL;
   }
   return h;
@@ -994,8 +1003,12 @@ absl::Status RocksDbEventLog::RecoverDecider() {
   const std::string path = absl::StrCat(path_, "/", kDeciderStateFile);
   std::string file;
   {
-    std::ifstream in(path, std::ios::binary);
-    if (in) file.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    if (in) {
+      file.resize(static_cast<size_t>(in.tellg()));
+      in.seekg(0);
+      if (!in.read(file.data(), static_cast<std::streamsize>(file.size()))) file.clear();
+    }
   }
   // Any mismatch means the file is not for these events: replay instead.
   absl::string_view rest = file;
