@@ -49,7 +49,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 
 #include <algorithm>
 #include <atomic>
