@@ -82,17 +82,26 @@ class RefusedSubscribe final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
 
 }  // namespace
 
-// One running Subscribe call. It writes one message at a time; the next is
-// produced (by a bounded read) when the previous write is done, when the live
-// tail has news, or when the ticker finds a heartbeat due.
+// One running Subscribe call. It writes one message at a time and keeps,
+// besides the message in flight, the next messages ready, within the
+// subscriber budget (Options::subscriber_buffer_bytes) for both. Messages
+// come from the live tail on the calling thread (memory only) or, behind
+// its window, from the log on the executor, read while the previous write
+// is in flight. When it is at the end it arms the tail once; a subscriber
+// whose client does not read has a write in flight and a full budget, so it
+// is neither woken nor holds more, and past Options::subscriber_stall_timeout
+// it is cut off.
 class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   using Message = SubscriptionCursor::Message;
 
-  SubscribeReactor(EventStoreService* service, std::string name, SubscriptionCursor cursor,
-                   absl::Duration heartbeat, uint32_t max_batch)
+  SubscribeReactor(EventStoreService* service, grpc::CallbackServerContext* context,
+                   std::string name, SubscriptionCursor cursor, absl::Duration heartbeat,
+                   uint32_t max_batch)
       : service_(service),
+        context_(context),
         name_(std::move(name)),
+        budget_(service->options_.subscriber_buffer_bytes),
         cursor_(std::move(cursor)),
         heartbeat_(heartbeat),
         max_batch_(max_batch),
@@ -104,7 +113,13 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
       End(ToGrpcStatus(absl::UnavailableError("the server is shutting down")));
       return;
     }
-    watch_id_ = service_->tail_.Watch([this] { Pump(); });
+    watch_id_ = service_->tail_.Watch([this] {
+      {
+        std::lock_guard l(mu_);
+        armed_ = false;
+      }
+      Pump();
+    });
     Pump();
   }
 
@@ -119,64 +134,101 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
     Pump();
   }
 
-  // Writes the next message if none is in flight and there is one to write.
-  void Pump() {
-    Message next;
-    std::optional<grpc::Status> finish;
+  // Called by the service's ticker: heartbeats, retries of refused reads,
+  // and the cut-off of a subscriber whose client stopped taking messages.
+  void Tick(absl::Time now) {
+    bool cancel = false;
     {
       std::lock_guard l(mu_);
-      if (writing_ || finished_) return;
-      if (end_.has_value()) {
-        finish = *end_;
-      } else {
-        if (pending_.empty()) {
-          if (absl::Status s = cursor_.Next(&pending_); !s.ok()) finish = ToGrpcStatus(s);
-        }
-        const absl::Time now = absl::Now();
-        if (!finish.has_value() && pending_.empty() && now - last_write_ >= heartbeat_) {
-          v1::SubscribeResponse m;
-          *m.mutable_heartbeat()->mutable_server_time() = ToTimestamp(now);
-          m.mutable_heartbeat()->set_last_position(service_->log_->LastPosition().value());
-          pending_.push_back(SerializedMessage(m));
-        }
-        if (!finish.has_value() && !pending_.empty()) {
-          next = std::move(pending_.front());
-          pending_.pop_front();
-          if (max_batch_ > 1 && IsEventMessage(*next)) next = BatchLocked(std::move(next));
-          current_ = WrapShared(next);
-          writing_ = true;
-          last_write_ = now;
+      if (finished_) {
+        // A client that takes nothing does not take the status either:
+        // the call is then cancelled, which frees what it holds.
+        cancel = cut_ && !cancelled_ && now - cut_at_ >= kCutGrace;
+        if (cancel) cancelled_ = true;
+      } else if (writing_ && !cut_ && now - write_started_ >= service_->options_.subscriber_stall_timeout) {
+        cut_ = true;
+        cut_at_ = now;
+        if (!end_.has_value()) {
+          end_ = ToGrpcStatus(absl::ResourceExhaustedError(absl::StrFormat(
+              "the subscriber took no message for %s (subscriber_stall_timeout) with %d bytes "
+              "waiting; resume after the last event received or your last checkpoint",
+              absl::FormatDuration(service_->options_.subscriber_stall_timeout),
+              current_bytes_ + pending_bytes_)));
         }
       }
-      if (finish.has_value()) finished_ = true;
     }
-    // Outside the lock: gRPC may run reactions inline.
-    if (finish.has_value()) {
-      Finish(*finish);
-    } else if (next != nullptr) {
-      // No buffer_hint: a hinted write completes only once something else
-      // flushes the connection, and the next write waits for this one.
-      StartWrite(&current_);
+    if (cancel) {
+      context_->TryCancel();
+      return;
     }
+    Pump();
   }
 
-  // Joins `first` (an event message) and the event messages after it, up to
-  // max_batch_, into one SubscribeResponse.events. Each event message is
-  // already the bytes of one EventBatch.events entry (field 1 as well), so
-  // the batch is their concatenation under a new header.
-  Message BatchLocked(Message first) {
-    std::string events = *first;
-    uint32_t n = 1;
-    while (n < max_batch_) {
-      if (pending_.empty() && (!cursor_.Next(&pending_).ok() || pending_.empty())) break;
-      const std::string& m = *pending_.front();
-      if (!IsEventMessage(m) || events.size() + m.size() > kMaxBatchBytes) break;
-      events += m;
-      pending_.pop_front();
-      ++n;
+  // Writes the next message if none is in flight and there is one, and
+  // keeps the next ones coming.
+  void Pump() {
+    for (;;) {
+      Message next;
+      std::optional<grpc::Status> finish;
+      bool read = false;
+      std::optional<uint64_t> arm_at;
+      {
+        std::lock_guard l(mu_);
+        if (finished_) return;
+        if (end_.has_value()) {
+          // A read in flight owns the cursor and comes back here; a write in
+          // flight is waited for, unless the subscriber is being cut off.
+          if (reading_ || (writing_ && !cut_)) return;
+          finish = *end_;
+          finished_ = true;
+        } else {
+          SubscriptionCursor::Step step = SubscriptionCursor::Step::kProduced;
+          if (!reading_ && HasRoomLocked()) {
+            const size_t before = pending_.size();
+            step = cursor_.NextFromTail(&pending_, budget_ - current_bytes_ - pending_bytes_);
+            for (size_t i = before; i < pending_.size(); ++i) pending_bytes_ += pending_[i]->size();
+          }
+          const absl::Time now = absl::Now();
+          if (!writing_ && !pending_.empty()) {
+            next = TakeLocked();
+          } else if (!writing_ && !reading_ && now - last_write_ >= heartbeat_) {
+            v1::SubscribeResponse m;
+            *m.mutable_heartbeat()->mutable_server_time() = ToTimestamp(now);
+            m.mutable_heartbeat()->set_last_position(service_->log_->LastPosition().value());
+            next = SerializedMessage(m);
+          }
+          if (next != nullptr) {
+            current_ = WrapShared(next);
+            current_bytes_ = next->size();
+            writing_ = true;
+            write_started_ = now;
+            last_write_ = now;
+          }
+          if (step == SubscriptionCursor::Step::kNeedsLog && HasRoomLocked()) {
+            reading_ = true;
+            read = true;
+          } else if (step == SubscriptionCursor::Step::kAtEnd && !armed_) {
+            armed_ = true;
+            arm_at = cursor_.next();
+          }
+        }
+      }
+      // Outside the lock: gRPC may run reactions inline.
+      if (finish.has_value()) {
+        Finish(*finish);
+        return;
+      }
+      // No buffer_hint: a hinted write completes only once something else
+      // flushes the connection, and the next write waits for this one.
+      if (next != nullptr) StartWrite(&current_);
+      if (read) ReadLog();
+      if (arm_at.has_value() && !service_->tail_.Arm(watch_id_, *arm_at)) {
+        std::lock_guard l(mu_);
+        armed_ = false;
+        continue;  // it came meanwhile
+      }
+      return;
     }
-    if (n == 1) return first;
-    return FramedMessage(v1::SubscribeResponse::kEventsFieldNumber, events);
   }
 
   void OnWriteDone(bool ok) override {
@@ -184,14 +236,11 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
       std::lock_guard l(mu_);
       writing_ = false;
       current_.Clear();
+      current_bytes_ = 0;
       if (!ok) {
         if (finished_) return;
-        finished_ = true;
+        if (!end_.has_value()) end_ = ToGrpcStatus(absl::CancelledError("the subscriber went away"));
       }
-    }
-    if (!ok) {
-      Finish(ToGrpcStatus(absl::CancelledError("the subscriber went away")));
-      return;
     }
     Pump();
   }
@@ -201,31 +250,104 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   }
 
   void OnDone() override {
+    // Finish is never called while a read is in flight (Pump), and OnDone
+    // comes after Finish: nothing of this reactor runs any more.
     if (watch_id_ != 0) service_->tail_.Unwatch(watch_id_);
     service_->Unregister(this);
     delete this;
   }
 
  private:
+  // How long a cut-off subscriber has to take its status before its call is
+  // cancelled.
+  static constexpr absl::Duration kCutGrace = absl::Seconds(5);
+
+  bool HasRoomLocked() const { return current_bytes_ + pending_bytes_ < budget_; }
+
+  // Takes the next message to write from pending_: an event message joined
+  // with the event messages after it, up to max_batch_ and the budget, into
+  // one SubscribeResponse.events. Each event message is already the bytes
+  // of one EventBatch.events entry (field 1 as well), so the batch is their
+  // concatenation under a new header.
+  Message TakeLocked() {
+    Message first = std::move(pending_.front());
+    pending_.pop_front();
+    pending_bytes_ -= first->size();
+    if (max_batch_ <= 1 || !IsEventMessage(*first)) return first;
+    const size_t limit = std::min(kMaxBatchBytes, budget_);
+    std::string events;
+    uint32_t n = 1;
+    while (n < max_batch_ && !pending_.empty()) {
+      const std::string& m = *pending_.front();
+      if (!IsEventMessage(m) || first->size() + events.size() + m.size() > limit) break;
+      if (events.empty()) {
+        events.reserve(std::min(limit, first->size() + pending_bytes_));
+        events = *first;
+      }
+      events += m;
+      pending_bytes_ -= m.size();
+      pending_.pop_front();
+      ++n;
+    }
+    if (n == 1) return first;
+    return FramedMessage(v1::SubscribeResponse::kEventsFieldNumber, events);
+  }
+
+  // Reads the next batch of the log on the executor. REQUIRES: reading_ was
+  // set by the caller, which gives the cursor to this read until it clears.
+  void ReadLog() {
+    const bool queued = service_->executor_->Submit([this] {
+      std::deque<Message> got;
+      const absl::Status s = cursor_.NextFromLog(&got);
+      {
+        std::lock_guard l(mu_);
+        for (Message& m : got) {
+          pending_bytes_ += m->size();
+          pending_.push_back(std::move(m));
+        }
+        reading_ = false;
+        if (!s.ok() && !end_.has_value()) end_ = ToGrpcStatus(s);
+      }
+      Pump();
+    });
+    if (!queued) {
+      // The executor is full: the ticker's next Pump tries again.
+      std::lock_guard l(mu_);
+      reading_ = false;
+    }
+  }
+
   EventStoreService* const service_;
+  grpc::CallbackServerContext* const context_;
   const std::string name_;
+  const size_t budget_;
 
   std::mutex mu_;
-  SubscriptionCursor cursor_;   // guarded by mu_
-  std::deque<Message> pending_;  // guarded by mu_; at most one cursor batch
+  // Guarded by mu_, except during a read on the executor (reading_), which
+  // owns it.
+  SubscriptionCursor cursor_;
+  std::deque<Message> pending_;  // guarded by mu_
+  size_t pending_bytes_ = 0;     // guarded by mu_
   grpc::ByteBuffer current_;     // guarded by mu_; alive until its write is done
+  size_t current_bytes_ = 0;     // guarded by mu_
   bool writing_ = false;         // guarded by mu_
+  bool reading_ = false;         // guarded by mu_
+  bool armed_ = false;           // guarded by mu_: the tail will call once
   bool finished_ = false;        // guarded by mu_
+  bool cut_ = false;             // guarded by mu_: past the stall timeout
+  bool cancelled_ = false;       // guarded by mu_
   std::optional<grpc::Status> end_;  // guarded by mu_
   const absl::Duration heartbeat_;
   const uint32_t max_batch_;
-  absl::Time last_write_;  // guarded by mu_
+  absl::Time last_write_;     // guarded by mu_
+  absl::Time write_started_;  // guarded by mu_
+  absl::Time cut_at_;         // guarded by mu_
   uint64_t watch_id_ = 0;
 };
 
 void EventStoreService::Offload(grpc::ServerUnaryReactor* reactor,
                                 absl::AnyInvocable<absl::Status() &&> work) {
-  const bool queued = syncs_->Submit([reactor, work = std::move(work)]() mutable {
+  const bool queued = executor_->Submit([reactor, work = std::move(work)]() mutable {
     reactor->Finish(ToGrpcStatus(std::move(work)()));
   });
   if (!queued) {
@@ -234,9 +356,9 @@ void EventStoreService::Offload(grpc::ServerUnaryReactor* reactor,
   }
 }
 
-EventStoreService::EventStoreService(store::EventLog* log, Executor* syncs, Options options)
+EventStoreService::EventStoreService(store::EventLog* log, Executor* executor, Options options)
     : log_(log),
-      syncs_(syncs),
+      executor_(executor),
       options_(std::move(options)),
       tail_(log, options_.live_buffer_events, options_.live_buffer_bytes),
       registry_(log) {
@@ -281,7 +403,8 @@ void EventStoreService::TickLoop() {
     tick_cv_.wait_for(l, absl::ToChronoNanoseconds(options_.tick));
     if (shut_down_) break;
     // Under mu_, so no reactor is deleted meanwhile (OnDone unregisters).
-    for (SubscribeReactor* r : active_) r->Pump();
+    const absl::Time now = absl::Now();
+    for (SubscribeReactor* r : active_) r->Tick(now);
   }
 }
 
@@ -418,7 +541,7 @@ grpc::ServerUnaryReactor* EventStoreService::ReadAll(grpc::CallbackServerContext
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* EventStoreService::Subscribe(
-    grpc::CallbackServerContext* /*context*/, const grpc::ByteBuffer* raw_request) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request) {
   v1::SubscribeRequest parsed;
   const v1::SubscribeRequest* request = &parsed;
   absl::StatusOr<SubscribeReactor*> reactor = [&]() -> absl::StatusOr<SubscribeReactor*> {
@@ -493,7 +616,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventStoreService::Subscribe(
     absl::StatusOr<EventFilter> filter = EventFilter::FromProto(filter_proto, "filter");
     if (!filter.ok()) return filter.status();
     return new SubscribeReactor(
-        this, request->subscription_name(),
+        this, context, request->subscription_name(),
         SubscriptionCursor(log_, &tail_, *start + 1, *std::move(filter), interval), heartbeat,
         request->max_batch_events());
   }();

@@ -50,16 +50,28 @@ class EventStoreService final : public dealwire::v1::EventStore::WithRawCallback
     // Default: 32768 events, 64 MiB
     size_t live_buffer_events = 32768;
     size_t live_buffer_bytes = 64 << 20;
-    // How often idle subscriptions are checked for heartbeats. Default: 100 ms
+    // How often idle subscriptions are checked for heartbeats and stalls.
+    // Default: 100 ms
     absl::Duration tick = absl::Milliseconds(100);
+    // The bytes of messages one subscription holds for its client: the
+    // message in flight and those ready after it (a batch stops growing at
+    // it; one event larger than it still goes, alone). A subscriber that
+    // does not read thus holds at most this much besides gRPC's own state
+    // for the call, and once the live buffer has moved past it, it is told
+    // `fell_behind` and continues from the log. Default: 256 KiB
+    size_t subscriber_buffer_bytes = 256 << 10;
+    // A subscription whose client has taken no message for this long is cut
+    // off: it ends with RESOURCE_EXHAUSTED, and if the client takes nothing
+    // within 5 s more, the call is cancelled. Default: 60 s
+    absl::Duration subscriber_stall_timeout = absl::Seconds(60);
     // Principal recorded on appended events. Default: "anonymous"
     std::string principal = "anonymous";
   };
 
-  // REQUIRES: `log` and `syncs` outlive the service; `syncs` runs the
+  // REQUIRES: `log` and `executor` outlive the service; `executor` runs the
   // tasks queued until its shutdown (Server shuts it down after gRPC's
   // server, so every call's queued work still finishes it).
-  EventStoreService(store::EventLog* log, Executor* syncs, Options options);
+  EventStoreService(store::EventLog* log, Executor* executor, Options options);
   ~EventStoreService() override;
 
   // Ends every live subscription with UNAVAILABLE and refuses new ones; ends
@@ -101,12 +113,12 @@ class EventStoreService final : public dealwire::v1::EventStore::WithRawCallback
   bool Register(SubscribeReactor* r);
   void Unregister(SubscribeReactor* r);
   void TickLoop();
-  // Runs `work` on syncs_ and finishes `reactor` with its status;
+  // Runs `work` on executor_ and finishes `reactor` with its status;
   // UNAVAILABLE at once when the executor's queue is full.
   void Offload(grpc::ServerUnaryReactor* reactor, absl::AnyInvocable<absl::Status() &&> work);
 
   store::EventLog* const log_;
-  Executor* const syncs_;
+  Executor* const executor_;  // synced writes and catch-up reads
   const Options options_;
   LiveTail tail_;
   SubscriptionRegistry registry_;

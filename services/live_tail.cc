@@ -2,14 +2,11 @@
 
 #include <pthread.h>
 
+#include <algorithm>
+
 #include "services/subscription.h"
 
 namespace dealwire::services {
-
-namespace {
-// Events read from the log per step; watchers hear of each step.
-constexpr size_t kReadBatch = 1024;
-}  // namespace
 
 namespace {
 size_t EntryBytes(const TailEntry& e) {
@@ -25,24 +22,27 @@ LiveTail::LiveTail(store::EventLog* log, size_t capacity, size_t capacity_bytes)
 LiveTail::~LiveTail() { Stop(); }
 
 void LiveTail::Start() {
-  const uint64_t end = log_->LastPosition().value();
+  // The listener first, then the end: events committed in between come
+  // twice (through the end read and the listener), and Take skips them;
+  // none is missed.
+  listener_id_ = log_->AddEventsListener([this](Batch batch) {
+    {
+      std::lock_guard l(inbox_mu_);
+      inbox_events_ += batch->size();
+      inbox_.push_back(std::move(batch));
+      // A tail thread that cannot keep up drops the oldest: the window then
+      // restarts after a gap, and subscribers before it read the log.
+      while (inbox_.size() > 1 && inbox_events_ > capacity_) {
+        inbox_events_ -= inbox_.front()->size();
+        inbox_.pop_front();
+      }
+    }
+    inbox_cv_.notify_one();
+  });
   {
     std::lock_guard l(mu_);
-    last_ = end;
+    last_ = log_->LastPosition().value();
   }
-  {
-    std::lock_guard l(wake_mu_);
-    committed_ = end;
-  }
-  // The listener runs on the log's commit thread: it only records the new
-  // end and wakes the tail's own thread, which does the reading.
-  listener_id_ = log_->AddCommitListener([this](store::Position p) {
-    {
-      std::lock_guard l(wake_mu_);
-      committed_ = p.value();
-    }
-    wake_cv_.notify_one();
-  });
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "dw-live-tail");
     Run();
@@ -51,83 +51,106 @@ void LiveTail::Start() {
 
 void LiveTail::Stop() {
   {
-    std::lock_guard l(wake_mu_);
+    std::lock_guard l(inbox_mu_);
     if (stop_) return;
     stop_ = true;
   }
-  wake_cv_.notify_one();
-  if (listener_id_ != 0) log_->RemoveCommitListener(listener_id_);
+  inbox_cv_.notify_one();
+  if (listener_id_ != 0) log_->RemoveEventsListener(listener_id_);
   if (thread_.joinable()) thread_.join();
 }
 
 void LiveTail::Run() {
   for (;;) {
-    uint64_t target;
-    uint64_t from;
+    std::deque<Batch> batches;
     {
-      std::lock_guard l(mu_);
-      from = last_ + 1;
-    }
-    {
-      std::unique_lock l(wake_mu_);
-      wake_cv_.wait(l, [&] { return stop_ || committed_ >= from; });
+      std::unique_lock l(inbox_mu_);
+      inbox_cv_.wait(l, [&] { return stop_ || !inbox_.empty(); });
       if (stop_) return;
-      target = committed_;
+      batches.swap(inbox_);
+      inbox_events_ = 0;
     }
+    bool anyone;
     {
-      // Nobody listens: skip the reading; a subscriber arriving later starts
-      // at the log's end or reads the log itself.
       std::lock_guard w(watch_mu_);
-      if (watchers_.empty()) {
-        std::lock_guard l(mu_);
-        window_.clear();
-        bytes_ = 0;
-        last_ = target;
-        continue;
-      }
+      anyone = !watchers_.empty();
     }
-    while (from <= target) {
-      absl::StatusOr<std::vector<store::RecordedEvent>> records =
-          log_->ReadAll(store::Direction::kForwards, store::Position(from), kReadBatch);
-      if (!records.ok() || records->empty()) break;  // the log closes; Stop follows
-      std::vector<std::shared_ptr<const TailEntry>> entries;
-      entries.reserve(records->size());
-      for (store::RecordedEvent& r : *records) {
-        auto entry = std::make_shared<TailEntry>();
-        entry->message = EventMessage(r);
-        entry->position = r.position.value();
-        entry->type = std::move(r.type);
-        entry->stream = std::move(r.stream);
-        entry->tags = std::move(r.tags);
-        entries.push_back(std::move(entry));
-      }
-      from = records->back().position.value() + 1;
-      {
-        std::lock_guard l(mu_);
-        for (auto& e : entries) {
-          bytes_ += EntryBytes(*e);
-          window_.push_back(std::move(e));
-        }
-        // Keep at least the newest entry, whatever its size.
-        while (window_.size() > 1 && (window_.size() > capacity_ || bytes_ > capacity_bytes_)) {
-          bytes_ -= EntryBytes(*window_.front());
-          window_.pop_front();
-        }
-        last_ = from - 1;
-      }
-      std::lock_guard l(watch_mu_);
-      for (auto& [id, watcher] : watchers_) watcher();
+    const std::vector<uint64_t> fire = Take(batches, anyone);
+    if (fire.empty()) continue;
+    std::lock_guard w(watch_mu_);
+    for (uint64_t id : fire) {
+      if (auto it = watchers_.find(id); it != watchers_.end()) it->second();
     }
   }
 }
 
-LiveTail::ReadResult LiveTail::Read(uint64_t from, size_t max,
+std::vector<uint64_t> LiveTail::Take(const std::deque<Batch>& batches, bool anyone) {
+  uint64_t last;
+  {
+    std::lock_guard l(mu_);
+    last = last_;
+  }
+  // Serialized outside the lock: readers go on meanwhile.
+  std::vector<std::shared_ptr<const TailEntry>> entries;
+  uint64_t end = last;
+  for (const Batch& batch : batches) {
+    for (const store::RecordedEvent& r : *batch) {
+      if (r.position.value() <= end) continue;  // seen before the listener was added
+      end = r.position.value();
+      if (!anyone) continue;
+      auto entry = std::make_shared<TailEntry>();
+      entry->message = EventMessage(r);
+      entry->position = r.position.value();
+      entry->type = r.type;
+      entry->stream = r.stream;
+      entry->tags = r.tags;
+      entries.push_back(std::move(entry));
+    }
+  }
+  std::vector<uint64_t> fire;
+  std::lock_guard l(mu_);
+  if (entries.empty()) {
+    // Nobody listens (or nothing new): a subscriber arriving later starts
+    // at the log's end or reads the log itself.
+    if (end > last_) {
+      window_.clear();
+      bytes_ = 0;
+      last_ = end;
+    }
+  } else {
+    for (auto& e : entries) {
+      if (e->position != last_ + 1) {  // a gap: dropped batches, or nobody listened
+        window_.clear();
+        bytes_ = 0;
+      }
+      last_ = e->position;
+      bytes_ += EntryBytes(*e);
+      window_.push_back(std::move(e));
+    }
+    // Keep at least the newest entry, whatever its size.
+    while (window_.size() > 1 && (window_.size() > capacity_ || bytes_ > capacity_bytes_)) {
+      bytes_ -= EntryBytes(*window_.front());
+      window_.pop_front();
+    }
+  }
+  auto ready = std::partition(armed_.begin(), armed_.end(),
+                              [&](const auto& a) { return a.second > last_; });
+  for (auto it = ready; it != armed_.end(); ++it) fire.push_back(it->first);
+  armed_.erase(ready, armed_.end());
+  return fire;
+}
+
+LiveTail::ReadResult LiveTail::Read(uint64_t from, size_t max, size_t max_bytes,
                                     std::vector<std::shared_ptr<const TailEntry>>* out) const {
   std::lock_guard l(mu_);
   if (from > last_) return ReadResult::kNothingNew;
   if (window_.empty() || from < window_.front()->position) return ReadResult::kEvicted;
   size_t i = from - window_.front()->position;
-  for (size_t n = 0; i < window_.size() && n < max; ++i, ++n) out->push_back(window_[i]);
+  size_t bytes = 0;
+  for (size_t n = 0; i < window_.size() && n < max && (n == 0 || bytes < max_bytes); ++i, ++n) {
+    bytes += window_[i]->message->size();
+    out->push_back(window_[i]);
+  }
   return ReadResult::kOk;
 }
 
@@ -144,8 +167,17 @@ uint64_t LiveTail::Watch(std::function<void()> on_new) {
 }
 
 void LiveTail::Unwatch(uint64_t id) {
-  std::lock_guard l(watch_mu_);
+  std::lock_guard w(watch_mu_);
   watchers_.erase(id);
+  std::lock_guard l(mu_);
+  std::erase_if(armed_, [id](const auto& a) { return a.first == id; });
+}
+
+bool LiveTail::Arm(uint64_t id, uint64_t from) {
+  std::lock_guard l(mu_);
+  if (from <= last_) return false;
+  armed_.emplace_back(id, from);
+  return true;
 }
 
 }  // namespace dealwire::services

@@ -1,6 +1,7 @@
 #include "services/subscription.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -151,20 +152,22 @@ void SubscriptionCursor::Examine(uint64_t position, absl::string_view type,
   }
 }
 
-absl::Status SubscriptionCursor::Next(std::deque<Message>* out) {
+SubscriptionCursor::Step SubscriptionCursor::NextFromTail(std::deque<Message>* out,
+                                                          size_t max_bytes) {
   std::vector<std::shared_ptr<const TailEntry>> entries;
-  switch (tail_->Read(next_, kBatch, &entries)) {
+  switch (tail_->Read(next_, kBatch, max_bytes, &entries)) {
     case LiveTail::ReadResult::kOk:
       for (const auto& e : entries) Examine(e->position, e->type, e->stream, e->tags, e->message, out);
-      return absl::OkStatus();
+      return Step::kProduced;
     case LiveTail::ReadResult::kNothingNew:
       if (!live_) {
         live_ = true;
         v1::SubscribeResponse m;
         m.mutable_caught_up()->set_position(next_ - 1);
         out->push_back(SerializedMessage(m));
+        return Step::kProduced;
       }
-      return absl::OkStatus();
+      return Step::kAtEnd;
     case LiveTail::ReadResult::kEvicted:
       break;
   }
@@ -176,6 +179,10 @@ absl::Status SubscriptionCursor::Next(std::deque<Message>* out) {
         "the live buffer moved past this subscriber; continuing from the log");
     out->push_back(SerializedMessage(m));
   }
+  return Step::kNeedsLog;
+}
+
+absl::Status SubscriptionCursor::NextFromLog(std::deque<Message>* out) {
   absl::StatusOr<std::vector<store::RecordedEvent>> records =
       log_->ReadAll(store::Direction::kForwards, store::Position(next_), kBatch);
   if (!records.ok()) return records.status();
@@ -185,6 +192,13 @@ absl::Status SubscriptionCursor::Next(std::deque<Message>* out) {
     Examine(r.position.value(), r.type, r.stream, r.tags, event, out);
   }
   return absl::OkStatus();
+}
+
+absl::Status SubscriptionCursor::Next(std::deque<Message>* out) {
+  if (NextFromTail(out, std::numeric_limits<size_t>::max()) != Step::kNeedsLog) {
+    return absl::OkStatus();
+  }
+  return NextFromLog(out);
 }
 
 absl::Status SubscriptionRegistry::ValidateName(absl::string_view name, absl::string_view field) {

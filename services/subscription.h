@@ -80,10 +80,24 @@ class SubscriptionCursor {
   // examined events), `fell_behind` when the live tail has moved past the
   // cursor, `caught_up` when the cursor reaches the end. Appends nothing when
   // it is at the end and has said so. Fails only when the log cannot be read.
+  // Next may read the disk; the two steps it takes split that off:
   absl::Status Next(std::deque<Message>* out);
+
+  enum class Step {
+    kProduced,  // messages were appended
+    kAtEnd,     // at the live end, `caught_up` said: wait for the tail
+    kNeedsLog,  // behind the live tail's window: NextFromLog is next
+  };
+  // Takes what it can from the live tail — memory only, never blocks —
+  // appending event messages up to about `max_bytes` (at least one).
+  Step NextFromTail(std::deque<Message>* out, size_t max_bytes);
+  // Reads the next batch from the log (may wait for the disk).
+  absl::Status NextFromLog(std::deque<Message>* out);
 
   // The last position examined.
   uint64_t last_examined() const { return next_ - 1; }
+  // The first position not yet examined.
+  uint64_t next() const { return next_; }
   bool live() const { return live_; }
 
  private:

@@ -279,6 +279,15 @@ using AppendCallback = absl::AnyInvocable<void(absl::StatusOr<AppendResult>) &&>
 // RemoveCommitListener.
 using CommitListener = std::function<void(Position last_committed)>;
 
+// Called on the log's completion thread with the events of each group
+// commit that wrote any: in position order, contiguous from one call to the
+// next, once they are durable and LastPosition covers them, and before the
+// callbacks of their appends run. The events are the ones the writer
+// committed (moved out of the appends, not read back), shared by every
+// listener. It must not block and must not call AddEventsListener or
+// RemoveEventsListener.
+using EventsListener = std::function<void(std::shared_ptr<const std::vector<RecordedEvent>>)>;
+
 class EventLog {
  public:
   virtual ~EventLog() = default;
@@ -376,6 +385,15 @@ class EventLog {
   // Unregisters a listener. When it returns, the listener is not running and
   // will not be called again.
   virtual void RemoveCommitListener(uint64_t id) = 0;
+
+  // Registers `listener` to be handed the events of every commit from now on
+  // (see EventsListener): how the live tail gets committed events without
+  // reading them back. Returns an id for RemoveEventsListener, which, once
+  // it returns, guarantees the listener is not running and will not be
+  // called again. A listener added while appends run may first be handed
+  // events it had already seen through a read: it skips what it has.
+  virtual uint64_t AddEventsListener(EventsListener listener) = 0;
+  virtual void RemoveEventsListener(uint64_t id) = 0;
 
   // A small durable key-value space beside the log, for server state such as
   // the checkpoints of named subscriptions. Keys and values are opaque bytes

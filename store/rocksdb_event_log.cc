@@ -294,6 +294,8 @@ class RocksDbEventLog final : public EventLog {
   absl::StatusOr<Position> WaitForPosition(Position after, absl::Time deadline) const override;
   uint64_t AddCommitListener(CommitListener listener) override;
   void RemoveCommitListener(uint64_t id) override;
+  uint64_t AddEventsListener(EventsListener listener) override;
+  void RemoveEventsListener(uint64_t id) override;
   absl::Status PutMetadata(absl::string_view key, absl::string_view value) override;
   absl::StatusOr<std::string> GetMetadata(absl::string_view key) const override;
   absl::Status DeleteMetadata(absl::string_view key) override;
@@ -343,6 +345,8 @@ class RocksDbEventLog final : public EventLog {
   absl::StatusOr<std::vector<RecordedEvent>> MultiRead(const std::vector<uint64_t>& positions) const
 ;  // REQUIRES: db_mu_ held shared
   void Publish(uint64_t last);
+  // Hands the events the groups committed to the events listeners.
+  void HandCommittedEvents(std::deque<WrittenGroup>& groups);
   // What a read of the log's database gets while it has none: closed, or
   // reopening after a storage error.
   absl::Status Unreadable() const;
@@ -454,6 +458,9 @@ class RocksDbEventLog final : public EventLog {
   std::shared_mutex listeners_mu_;
   std::vector<std::pair<uint64_t, CommitListener>> listeners_;  // guarded by listeners_mu_
   uint64_t next_listener_id_ = 1;                               // guarded by listeners_mu_
+  std::mutex events_listeners_mu_;
+  // guarded by events_listeners_mu_
+  std::vector<std::pair<uint64_t, EventsListener>> events_listeners_;
 
   std::mutex close_mu_;
   bool close_done_ = false;     // guarded by close_mu_
@@ -1342,6 +1349,7 @@ void RocksDbEventLog::CompleteLoop() {
       groups.swap(completed_);
     }
     complete_space_cv_.notify_one();
+    HandCommittedEvents(groups);
     for (WrittenGroup& g : groups) {
       for (size_t i = 0; i < g.appends.size(); ++i) {
         // The proposal goes first: it may borrow what the callback frees.
@@ -1670,6 +1678,54 @@ uint64_t RocksDbEventLog::AddCommitListener(CommitListener listener) {
   const uint64_t id = next_listener_id_++;
   listeners_.emplace_back(id, std::move(listener));
   return id;
+}
+
+uint64_t RocksDbEventLog::AddEventsListener(EventsListener listener) {
+  std::lock_guard l(events_listeners_mu_);
+  const uint64_t id = next_listener_id_++;
+  events_listeners_.emplace_back(id, std::move(listener));
+  return id;
+}
+
+void RocksDbEventLog::RemoveEventsListener(uint64_t id) {
+  std::lock_guard l(events_listeners_mu_);
+  std::erase_if(events_listeners_, [id](const auto& p) { return p.first == id; });
+}
+
+void RocksDbEventLog::HandCommittedEvents(std::deque<WrittenGroup>& groups) {
+  std::lock_guard l(events_listeners_mu_);
+  if (events_listeners_.empty()) return;
+  size_t n = 0;
+  for (const WrittenGroup& g : groups) {
+    for (size_t i = 0; i < g.appends.size(); ++i) {
+      if (g.results[i].ok() && !g.results[i]->duplicate) n += g.appends[i].events.size();
+    }
+  }
+  if (n == 0) return;
+  auto events = std::make_shared<std::vector<RecordedEvent>>();
+  events->reserve(n);
+  for (WrittenGroup& g : groups) {
+    for (size_t i = 0; i < g.appends.size(); ++i) {
+      if (!g.results[i].ok() || g.results[i]->duplicate) continue;
+      const AppendResult& r = *g.results[i];
+      PendingAppend& a = g.appends[i];
+      for (size_t k = 0; k < a.events.size(); ++k) {
+        ProposedEvent& e = a.events[k];
+        RecordedEvent& out = events->emplace_back();
+        out.position = Position(r.first_position.value() + k);
+        out.stream = a.stream;
+        out.stream_version = StreamVersion(r.first_version.value() + k);
+        out.recorded_time = r.recorded_time;
+        out.event_id = std::move(e.event_id);
+        out.type = std::move(e.type);
+        out.tags = std::move(e.tags);
+        out.data = std::move(e.data);
+      }
+    }
+  }
+  // Positions run in order: appends are committed in the order grouped.
+  std::shared_ptr<const std::vector<RecordedEvent>> shared = std::move(events);
+  for (const auto& [id, listener] : events_listeners_) listener(shared);
 }
 
 void RocksDbEventLog::RemoveCommitListener(uint64_t id) {

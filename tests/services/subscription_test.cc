@@ -243,9 +243,9 @@ TEST_F(SubscriptionTest, TheLiveWindowIsBoundedInBytes) {
   for (int i = 0; i < 20; ++i) Append(absl::StrCat("b", i));
   ASSERT_TRUE(WaitForTail(tail, 21));
   std::vector<std::shared_ptr<const TailEntry>> entries;
-  EXPECT_EQ(tail.Read(2, 100, &entries), LiveTail::ReadResult::kEvicted);
+  EXPECT_EQ(tail.Read(2, 100, 1 << 20, &entries), LiveTail::ReadResult::kEvicted);
   entries.clear();
-  ASSERT_EQ(tail.Read(21, 100, &entries), LiveTail::ReadResult::kOk);
+  ASSERT_EQ(tail.Read(21, 100, 1 << 20, &entries), LiveTail::ReadResult::kOk);
   ASSERT_EQ(entries.size(), 1u);
   EXPECT_EQ(entries[0]->position, 21u);
   tail.Stop();
