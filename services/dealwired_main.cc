@@ -32,8 +32,21 @@ int main(int argc, char** argv) {
   app.add_option("--listen", options.listen,
                  "HOST:PORT to serve on; port 0 picks a free port (the start line shows it)")
       ->capture_default_str();
+  app.add_option("--subscriber-buffer-bytes", options.subscriber_buffer_bytes,
+                 "bytes of messages one subscription may hold for its client (the message in "
+                 "flight and those ready after it); a client slower than the log is told "
+                 "fell_behind and continues from the log")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{4096}, size_t{1} << 30));
+  double stall_seconds = absl::ToDoubleSeconds(options.subscriber_stall_timeout);
+  app.add_option("--subscriber-stall-timeout", stall_seconds,
+                 "seconds a subscription's client may take no message before the subscription "
+                 "is ended with RESOURCE_EXHAUSTED (and its call cancelled 5 s later)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.set_version_flag("--version", "dealwired " DEALWIRE_VERSION);
   CLI11_PARSE(app, argc, argv);
+  options.subscriber_stall_timeout = absl::Seconds(stall_seconds);
 
   // Debian's abseil is built with Mutex deadlock detection on, which costs
   // on every lock of gRPC's; a server does not pay that.

@@ -170,7 +170,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
     for (;;) {
       Message next;
       std::optional<grpc::Status> finish;
-      bool read = false;
+      size_t read = 0;  // bytes of room for a read of the log, if one is to start
       std::optional<uint64_t> arm_at;
       {
         std::lock_guard l(mu_);
@@ -206,7 +206,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
           }
           if (step == SubscriptionCursor::Step::kNeedsLog && HasRoomLocked()) {
             reading_ = true;
-            read = true;
+            read = budget_ - current_bytes_ - pending_bytes_;
           } else if (step == SubscriptionCursor::Step::kAtEnd && !armed_) {
             armed_ = true;
             arm_at = cursor_.next();
@@ -221,7 +221,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
       // No buffer_hint: a hinted write completes only once something else
       // flushes the connection, and the next write waits for this one.
       if (next != nullptr) StartWrite(&current_);
-      if (read) ReadLog();
+      if (read > 0) ReadLog(read);
       if (arm_at.has_value() && !service_->tail_.Arm(watch_id_, *arm_at)) {
         std::lock_guard l(mu_);
         armed_ = false;
@@ -295,10 +295,10 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
 
   // Reads the next batch of the log on the executor. REQUIRES: reading_ was
   // set by the caller, which gives the cursor to this read until it clears.
-  void ReadLog() {
-    const bool queued = service_->executor_->Submit([this] {
+  void ReadLog(size_t room) {
+    const bool queued = service_->readers_.Submit([this, room] {
       std::deque<Message> got;
-      const absl::Status s = cursor_.NextFromLog(&got);
+      const absl::Status s = cursor_.NextFromLog(&got, room);
       {
         std::lock_guard l(mu_);
         for (Message& m : got) {
@@ -360,6 +360,7 @@ EventStoreService::EventStoreService(store::EventLog* log, Executor* executor, O
     : log_(log),
       executor_(executor),
       options_(std::move(options)),
+      readers_(2, 1 << 20, "dw-catchup", /*nice=*/5),
       tail_(log, options_.live_buffer_events, options_.live_buffer_bytes),
       registry_(log) {
   tail_.Start();

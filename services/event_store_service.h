@@ -120,6 +120,11 @@ class EventStoreService final : public dealwire::v1::EventStore::WithRawCallback
   store::EventLog* const log_;
   Executor* const executor_;  // synced writes and catch-up reads
   const Options options_;
+  // Catch-up reads of the log for subscriptions behind the live tail: two
+  // threads below the server's priority, so that readers catching up take
+  // the CPU appends leave. Bounded: every subscription has at most one read
+  // queued.
+  Executor readers_;
   LiveTail tail_;
   SubscriptionRegistry registry_;
   AppendStreams append_streams_;

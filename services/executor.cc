@@ -1,18 +1,23 @@
 #include "services/executor.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <string>
 #include <utility>
 
 namespace dealwire::services {
 
-Executor::Executor(size_t threads, size_t max_queued, absl::string_view name)
+Executor::Executor(size_t threads, size_t max_queued, absl::string_view name, int nice)
     : max_queued_(max_queued) {
   const std::string thread_name(name.substr(0, 15));  // the kernel's limit
   for (size_t i = 0; i < threads; ++i) {
-    threads_.emplace_back([this, thread_name] {
+    threads_.emplace_back([this, thread_name, nice] {
       pthread_setname_np(pthread_self(), thread_name.c_str());
+      // Linux keeps a nice value per thread. Lowering one's own priority
+      // needs no privilege; a failure leaves the thread as it was.
+      if (nice != 0) (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice);
       Loop();
     });
   }

@@ -22,7 +22,9 @@ namespace dealwire::services {
 
 class Executor {
  public:
-  Executor(size_t threads, size_t max_queued, absl::string_view name);
+  // `nice` above 0 runs the threads at a lower priority than the process's
+  // others (work that must not take CPU from appends).
+  Executor(size_t threads, size_t max_queued, absl::string_view name, int nice = 0);
   // Runs what is queued, then joins the threads.
   ~Executor();
 

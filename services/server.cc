@@ -85,7 +85,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
                                                 "dw-query");
   server->event_store_ =
       std::make_unique<EventStoreService>(server->log_.get(), server->queries_.get(),
-                                          EventStoreService::Options());
+                                          EventStoreService::Options{
+                                              .subscriber_buffer_bytes =
+                                                  options.subscriber_buffer_bytes,
+                                              .subscriber_stall_timeout =
+                                                  options.subscriber_stall_timeout,
+                                          });
   server->market_intel_ =
       std::make_unique<MarketIntelService>(server->projections_.get(), server->queries_.get());
   server->admin_ =

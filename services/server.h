@@ -48,6 +48,11 @@ struct ServerOptions {
   // may wait for one. Default: 4 threads, 4096 queued
   size_t query_threads = 4;
   size_t max_queued_queries = 4096;
+  // What one subscription may hold for a client that does not keep up, and
+  // how long it may take nothing before it is cut off (see
+  // EventStoreService::Options). Default: 256 KiB, 60 s
+  size_t subscriber_buffer_bytes = 256 << 10;
+  absl::Duration subscriber_stall_timeout = absl::Seconds(60);
 };
 
 class Server {

@@ -182,15 +182,23 @@ SubscriptionCursor::Step SubscriptionCursor::NextFromTail(std::deque<Message>* o
   return Step::kNeedsLog;
 }
 
-absl::Status SubscriptionCursor::NextFromLog(std::deque<Message>* out) {
+absl::Status SubscriptionCursor::NextFromLog(std::deque<Message>* out, size_t max_bytes) {
+  // As many events as the bytes the last reads produced per event say fit.
+  const size_t per_event = std::max<size_t>(1, bytes_per_event_);
+  const size_t count = std::clamp<size_t>(max_bytes / per_event, 1, kBatch);
   absl::StatusOr<std::vector<store::RecordedEvent>> records =
-      log_->ReadAll(store::Direction::kForwards, store::Position(next_), kBatch);
+      log_->ReadAll(store::Direction::kForwards, store::Position(next_), count);
   if (!records.ok()) return records.status();
+  size_t bytes = 0;
   for (const store::RecordedEvent& r : *records) {
     Message event;
-    if (filter_.Matches(r.type, r.stream, r.tags)) event = EventMessage(r);
+    if (filter_.Matches(r.type, r.stream, r.tags)) {
+      event = EventMessage(r);
+      bytes += event->size();
+    }
     Examine(r.position.value(), r.type, r.stream, r.tags, event, out);
   }
+  if (!records->empty()) bytes_per_event_ = (bytes + records->size() - 1) / records->size();
   return absl::OkStatus();
 }
 
@@ -198,7 +206,7 @@ absl::Status SubscriptionCursor::Next(std::deque<Message>* out) {
   if (NextFromTail(out, std::numeric_limits<size_t>::max()) != Step::kNeedsLog) {
     return absl::OkStatus();
   }
-  return NextFromLog(out);
+  return NextFromLog(out, std::numeric_limits<size_t>::max());
 }
 
 absl::Status SubscriptionRegistry::ValidateName(absl::string_view name, absl::string_view field) {

@@ -91,8 +91,10 @@ class SubscriptionCursor {
   // Takes what it can from the live tail — memory only, never blocks —
   // appending event messages up to about `max_bytes` (at least one).
   Step NextFromTail(std::deque<Message>* out, size_t max_bytes);
-  // Reads the next batch from the log (may wait for the disk).
-  absl::Status NextFromLog(std::deque<Message>* out);
+  // Reads the next batch from the log (may wait for the disk): as many
+  // events as are likely to produce about `max_bytes` of messages, judged
+  // by the previous read (at least one event).
+  absl::Status NextFromLog(std::deque<Message>* out, size_t max_bytes);
 
   // The last position examined.
   uint64_t last_examined() const { return next_ - 1; }
@@ -112,6 +114,8 @@ class SubscriptionCursor {
   const uint32_t checkpoint_interval_;
   uint32_t since_checkpoint_ = 0;
   bool live_ = false;
+  // Message bytes per examined event in the last read of the log.
+  size_t bytes_per_event_ = 512;
 };
 
 // Durable named subscriptions, kept in the log's metadata.

@@ -611,6 +611,7 @@ void ServerTest::StartServer() {
   server_.reset();
   ServerProcess::Options options;
   options.data_dir = dir_->path();
+  options.extra_args = ServerArgs();
   absl::StatusOr<std::unique_ptr<ServerProcess>> started = ServerProcess::Start(options);
   ASSERT_TRUE(started.ok()) << started.status();
   server_ = std::move(started).value();

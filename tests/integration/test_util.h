@@ -315,9 +315,11 @@ class ServerTest : public testing::Test {
   void SetUp() override;
   void TearDown() override;
 
-  // (Re)starts the server on this test's data directory; the previous one
-  // must be stopped. Fails the test when it does not start.
+  // (Re)starts the server on this test's data directory, with ServerArgs();
+  // the previous one must be stopped. Fails the test when it does not start.
   void StartServer();
+  // More dealwired arguments for the fixture's server. Default: none
+  virtual std::vector<std::string> ServerArgs() const { return {}; }
 
   ServerProcess& server() { return *server_; }
   v1::EventStore::Stub& stub() { return *stub_; }

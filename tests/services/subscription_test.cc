@@ -6,7 +6,10 @@
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <atomic>
+#include <cstdint>
 #include <set>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -15,6 +18,7 @@
 #include "domain/codec.h"
 #include "domain/decider.h"
 #include "domain/proposal.h"
+#include "tests/common/eventually.h"
 #include "tests/common/status_matchers.h"
 
 namespace dealwire::services {
@@ -29,16 +33,39 @@ using ::dealwire::test_util::StatusIsWith;
 bool WaitForTail(LiveTail& tail, uint64_t position) {
   std::mutex mu;
   std::condition_variable cv;
+  bool woken = false;
   const uint64_t id = tail.Watch([&] {
     std::lock_guard l(mu);
+    woken = true;
     cv.notify_all();
   });
-  std::unique_lock l(mu);
-  const bool reached = cv.wait_for(l, std::chrono::seconds(30),
-                                   [&] { return tail.last_position() >= position; });
-  l.unlock();
+  if (tail.Arm(id, position)) {
+    std::unique_lock l(mu);
+    cv.wait_for(l, std::chrono::seconds(30), [&] { return woken; });
+  }
   tail.Unwatch(id);
-  return reached;
+  return tail.last_position() >= position;
+}
+
+// A valid OrganizationRegistered (or, with `update`, OrganizationUpdated)
+// for `org`, with event id number `n`.
+v1::Event OrgEvent(const std::string& org, int n, bool update) {
+  v1::Event e;
+  e.set_event_id(absl::StrFormat("00000000-0000-4000-9000-%012d", n));
+  e.mutable_effective()->mutable_date()->set_year(2026);
+  e.mutable_effective()->set_precision(v1::DATE_PRECISION_YEAR);
+  e.set_confidence(v1::CONFIDENCE_REPORTED);
+  if (update) {
+    auto* p = e.mutable_payload()->mutable_organization_updated();
+    p->set_org_id(org);
+    p->set_description(absl::StrCat("update ", n));
+  } else {
+    auto* p = e.mutable_payload()->mutable_organization_registered();
+    p->set_org_id(org);
+    p->set_name(org);
+    p->set_kind(v1::ORGANIZATION_KIND_COMPANY);
+  }
+  return e;
 }
 
 class SubscriptionTest : public ::testing::Test {
@@ -248,6 +275,123 @@ TEST_F(SubscriptionTest, TheLiveWindowIsBoundedInBytes) {
   ASSERT_EQ(tail.Read(21, 100, 1 << 20, &entries), LiveTail::ReadResult::kOk);
   ASSERT_EQ(entries.size(), 1u);
   EXPECT_EQ(entries[0]->position, 21u);
+  tail.Stop();
+}
+
+// The log hands its listeners exactly the committed events, as a read
+// returns them, contiguous and in order, also when appends run concurrently,
+// some are refused and some repeat written ones; the tail's messages are
+// those events' messages byte for byte.
+TEST_F(SubscriptionTest, EventsListenersGetExactlyTheCommittedEvents) {
+  std::mutex mu;
+  std::vector<store::RecordedEvent> handed;
+  bool contiguous = true;
+  const uint64_t listener =
+      log_->AddEventsListener([&](std::shared_ptr<const std::vector<store::RecordedEvent>> batch) {
+        std::lock_guard l(mu);
+        for (const store::RecordedEvent& r : *batch) {
+          if (!handed.empty() && r.position.value() != handed.back().position.value() + 1) {
+            contiguous = false;
+          }
+          handed.push_back(r);
+        }
+      });
+  LiveTail tail(log_.get(), 100000, 64 << 20);
+  tail.Start();
+  tail.Watch([] {});  // a subscriber is listening, as in the server
+
+  constexpr int kThreads = 4;
+  constexpr int kAppends = 200;
+  std::vector<std::thread> threads;
+  std::atomic<int> refused{0};
+  std::atomic<int> repeats{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string org = absl::StrCat("listened", t);
+      const std::string stream = absl::StrCat("org/", org);
+      for (int i = 0; i < kAppends; ++i) {
+        const int n = t * 100000 + i;
+        std::vector<v1::Event> events = {OrgEvent(org, n, i > 0)};
+        if (i % 3 == 1) events.push_back(OrgEvent(org, n + 50000, true));
+        // Every 7th repeats itself (written once, then a duplicate); every
+        // 11th expects no stream and is refused.
+        const store::ExpectedVersion expected =
+            i > 0 && i % 11 == 0 ? store::ExpectedVersion::NoStream() : store::ExpectedVersion::Any();
+        const int times = i % 7 == 3 ? 2 : 1;
+        for (int k = 0; k < times; ++k) {
+          absl::StatusOr<store::AppendResult> r =
+              log_->Propose(stream, expected, domain::EventsProposal::Own(events, "test"));
+          if (!r.ok()) {
+            EXPECT_EQ(r.status().code(), absl::StatusCode::kAborted) << r.status();
+            ++refused;
+          } else if (r->duplicate) {
+            ++repeats;
+          }
+        }
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_GT(refused.load(), 0);
+  EXPECT_GT(repeats.load(), 0);
+  const uint64_t last = log_->LastPosition().value();
+  ASSERT_TRUE(WaitForTail(tail, last));
+  log_->RemoveEventsListener(listener);
+
+  ASSERT_OK_AND_ASSIGN(std::vector<store::RecordedEvent> all,
+                       log_->ReadAll(store::Direction::kForwards, std::nullopt, 1000000));
+  std::lock_guard l(mu);
+  EXPECT_TRUE(contiguous);
+  ASSERT_EQ(handed.size(), all.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    const store::RecordedEvent& a = all[i];
+    const store::RecordedEvent& h = handed[i];
+    ASSERT_EQ(h.position, a.position) << i;
+    EXPECT_EQ(h.stream, a.stream) << i;
+    EXPECT_EQ(h.stream_version, a.stream_version) << i;
+    EXPECT_EQ(h.recorded_time, a.recorded_time) << i;
+    EXPECT_EQ(h.event_id, a.event_id) << i;
+    EXPECT_EQ(h.type, a.type) << i;
+    EXPECT_EQ(h.tags, a.tags) << i;
+    EXPECT_EQ(h.data, a.data) << i;
+  }
+  std::vector<std::shared_ptr<const TailEntry>> entries;
+  ASSERT_EQ(tail.Read(1, all.size(), SIZE_MAX, &entries), LiveTail::ReadResult::kOk);
+  ASSERT_EQ(entries.size(), all.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(*entries[i]->message, *EventMessage(all[i])) << i;
+    EXPECT_EQ(entries[i]->tags, all[i].tags) << i;
+  }
+  tail.Stop();
+}
+
+// A watcher is called once per Arm, after the window reaches the position
+// armed for, and never when not armed.
+TEST_F(SubscriptionTest, TheTailWakesAWatcherOncePerArm) {
+  Append("a");
+  LiveTail tail(log_.get(), 1000, 64 << 20);
+  tail.Start();
+  std::atomic<int> calls{0};
+  const uint64_t id = tail.Watch([&] { ++calls; });
+  Append("b");
+  ASSERT_TRUE(WaitForTail(tail, 2));
+  EXPECT_FALSE(tail.Arm(id, 2)) << "the window holds 2 already: read instead";
+  ASSERT_TRUE(tail.Arm(id, 3));
+  Append("c");
+  ASSERT_TRUE(WaitForTail(tail, 3));
+  ASSERT_TRUE(test_util::Eventually([&] { return calls.load() == 1; }, absl::Seconds(30)));
+  Append("d");
+  Append("e");
+  ASSERT_TRUE(WaitForTail(tail, 5));
+  // The watcher calls run on the tail's thread in the step that woke the
+  // waiter: an unarmed one would have run by now.
+  ASSERT_TRUE(tail.Arm(id, 7));
+  Append("f");
+  ASSERT_TRUE(WaitForTail(tail, 6));
+  EXPECT_EQ(calls.load(), 1);
+  Append("g");
+  ASSERT_TRUE(test_util::Eventually([&] { return calls.load() == 2; }, absl::Seconds(30)));
+  tail.Unwatch(id);
   tail.Stop();
 }
 
