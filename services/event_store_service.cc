@@ -95,20 +95,39 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
  public:
   using Message = SubscriptionCursor::Message;
 
+  // A subscription whose cursor comes later (Begin), once a named
+  // subscription is looked up on the executor.
   SubscribeReactor(EventStoreService* service, grpc::CallbackServerContext* context,
-                   std::string name, SubscriptionCursor cursor, absl::Duration heartbeat,
-                   uint32_t max_batch)
+                   std::string name, absl::Duration heartbeat, uint32_t max_batch)
       : service_(service),
         context_(context),
         name_(std::move(name)),
         budget_(service->options_.subscriber_buffer_bytes),
-        cursor_(std::move(cursor)),
         heartbeat_(heartbeat),
         max_batch_(max_batch),
         last_write_(absl::Now()) {}
 
-  // Starts delivery. REQUIRES: called once, right after construction.
-  void Begin() {
+  SubscribeReactor(EventStoreService* service, grpc::CallbackServerContext* context,
+                   std::string name, SubscriptionCursor cursor, absl::Duration heartbeat,
+                   uint32_t max_batch)
+      : SubscribeReactor(service, context, std::move(name), heartbeat, max_batch) {
+    cursor_.emplace(std::move(cursor));
+    starting_ = false;
+  }
+
+  // Starts delivery with `cursor` (or, given none, the one the reactor was
+  // made with), or ends the call with `refused`. REQUIRES: called once.
+  void Begin(std::optional<SubscriptionCursor> cursor = std::nullopt,
+             absl::Status refused = absl::OkStatus()) {
+    {
+      std::lock_guard l(mu_);
+      if (cursor.has_value()) cursor_.emplace(*std::move(cursor));
+      starting_ = false;
+    }
+    if (!refused.ok()) {
+      End(ToGrpcStatus(refused));
+      return;
+    }
     if (!service_->Register(this)) {
       End(ToGrpcStatus(absl::UnavailableError("the server is shutting down")));
       return;
@@ -176,17 +195,21 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
         std::lock_guard l(mu_);
         if (finished_) return;
         if (end_.has_value()) {
-          // A read in flight owns the cursor and comes back here; a write in
-          // flight is waited for, unless the subscriber is being cut off.
-          if (reading_ || (writing_ && !cut_)) return;
+          // A read in flight owns the cursor and comes back here, as the
+          // start does; a write in flight is waited for, unless the
+          // subscriber is being cut off.
+          if (reading_ || starting_ || (writing_ && !cut_)) return;
           finish = *end_;
           finished_ = true;
-        } else {
+        } else if (cursor_.has_value()) {
           SubscriptionCursor::Step step = SubscriptionCursor::Step::kProduced;
-          if (!reading_ && HasRoomLocked()) {
+          // A filter may pass over a whole step of the tail without a
+          // message: step on until there is one to send, or none for now.
+          while (!reading_ && HasRoomLocked()) {
             const size_t before = pending_.size();
-            step = cursor_.NextFromTail(&pending_, budget_ - current_bytes_ - pending_bytes_);
+            step = cursor_->NextFromTail(&pending_, budget_ - current_bytes_ - pending_bytes_);
             for (size_t i = before; i < pending_.size(); ++i) pending_bytes_ += pending_[i]->size();
+            if (step != SubscriptionCursor::Step::kProduced || !pending_.empty()) break;
           }
           const absl::Time now = absl::Now();
           if (!writing_ && !pending_.empty()) {
@@ -209,7 +232,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
             read = budget_ - current_bytes_ - pending_bytes_;
           } else if (step == SubscriptionCursor::Step::kAtEnd && !armed_) {
             armed_ = true;
-            arm_at = cursor_.next();
+            arm_at = cursor_->next();
           }
         }
       }
@@ -274,7 +297,9 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
     pending_.pop_front();
     pending_bytes_ -= first->size();
     if (max_batch_ <= 1 || !IsEventMessage(*first)) return first;
-    const size_t limit = std::min(kMaxBatchBytes, budget_);
+    // Half the budget, so that the next batch is read while this one is
+    // written.
+    const size_t limit = std::min(kMaxBatchBytes, budget_ / 2);
     std::string events;
     uint32_t n = 1;
     while (n < max_batch_ && !pending_.empty()) {
@@ -298,7 +323,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   void ReadLog(size_t room) {
     const bool queued = service_->readers_.Submit([this, room] {
       std::deque<Message> got;
-      const absl::Status s = cursor_.NextFromLog(&got, room);
+      const absl::Status s = cursor_->NextFromLog(&got, room);
       {
         std::lock_guard l(mu_);
         for (Message& m : got) {
@@ -324,8 +349,9 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
 
   std::mutex mu_;
   // Guarded by mu_, except during a read on the executor (reading_), which
-  // owns it.
-  SubscriptionCursor cursor_;
+  // owns it. Empty until a named subscription is looked up.
+  std::optional<SubscriptionCursor> cursor_;
+  bool starting_ = true;         // guarded by mu_: Begin has not run
   std::deque<Message> pending_;  // guarded by mu_
   size_t pending_bytes_ = 0;     // guarded by mu_
   grpc::ByteBuffer current_;     // guarded by mu_; alive until its write is done
@@ -360,7 +386,7 @@ EventStoreService::EventStoreService(store::EventLog* log, Executor* executor, O
     : log_(log),
       executor_(executor),
       options_(std::move(options)),
-      readers_(2, 1 << 20, "dw-catchup", /*nice=*/5),
+      readers_(2, 1 << 20, "dw-catchup"),
       tail_(log, options_.live_buffer_events, options_.live_buffer_bytes),
       registry_(log) {
   tail_.Start();
@@ -593,36 +619,52 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventStoreService::Subscribe(
         return absl::InvalidArgumentError("heartbeat_interval: must be between 1 s and 1 h");
       }
     }
-    v1::SubscriptionFilter filter_proto = request->filter();
-    if (!request->subscription_name().empty()) {
-      if (absl::Status s = SubscriptionRegistry::ValidateName(request->subscription_name(),
-                                                              "subscription_name");
-          !s.ok()) {
+    if (request->subscription_name().empty()) {
+      absl::StatusOr<EventFilter> filter = EventFilter::FromProto(request->filter(), "filter");
+      if (!filter.ok()) return filter.status();
+      return new SubscribeReactor(
+          this, context, "",
+          SubscriptionCursor(log_, &tail_, *start + 1, *std::move(filter), interval), heartbeat,
+          request->max_batch_events());
+    }
+    if (absl::Status s = SubscriptionRegistry::ValidateName(request->subscription_name(),
+                                                            "subscription_name");
+        !s.ok()) {
+      return s;
+    }
+    if (request->has_filter()) {
+      if (absl::Status s = EventFilter::FromProto(request->filter(), "filter").status(); !s.ok()) {
         return s;
       }
-      if (request->has_filter()) {
-        if (absl::Status s = EventFilter::FromProto(request->filter(), "filter").status();
-            !s.ok()) {
-          return s;
-        }
-      }
-      absl::StatusOr<v1::NamedSubscription> named =
-          registry_.GetOrCreate(request->subscription_name(),
-                                request->has_filter() ? &request->filter() : nullptr,
-                                start.value_or(0));
-      if (!named.ok()) return named.status();
-      if (!start.has_value()) start = named->checkpoint_position();
-      filter_proto = named->filter();
     }
-    absl::StatusOr<EventFilter> filter = EventFilter::FromProto(filter_proto, "filter");
-    if (!filter.ok()) return filter.status();
-    return new SubscribeReactor(
-        this, context, request->subscription_name(),
-        SubscriptionCursor(log_, &tail_, *start + 1, *std::move(filter), interval), heartbeat,
-        request->max_batch_events());
+    // Looking the named subscription up may create it, a synced write: on
+    // the executor, not on gRPC's thread. The reactor starts from there.
+    auto* named = new SubscribeReactor(this, context, request->subscription_name(), heartbeat,
+                                       request->max_batch_events());
+    const bool queued = executor_->Submit(
+        [this, named, name = request->subscription_name(),
+         filter = request->has_filter() ? std::optional(request->filter()) : std::nullopt, start,
+         interval]() {
+          absl::StatusOr<v1::NamedSubscription> found =
+              registry_.GetOrCreate(name, filter.has_value() ? &*filter : nullptr, start.value_or(0));
+          absl::StatusOr<EventFilter> parsed =
+              found.ok() ? EventFilter::FromProto(found->filter(), "filter")
+                         : absl::StatusOr<EventFilter>(found.status());
+          if (!parsed.ok()) {
+            named->Begin(std::nullopt, parsed.status());
+            return;
+          }
+          const uint64_t after = start.value_or(found->checkpoint_position());
+          named->Begin(SubscriptionCursor(log_, &tail_, after + 1, *std::move(parsed), interval));
+        });
+    if (!queued) {
+      named->Begin(std::nullopt, absl::UnavailableError(
+                                     "the server is busy (its queue of synced writes is full); retry"));
+    }
+    return named;
   }();
   if (!reactor.ok()) return new RefusedSubscribe(ToGrpcStatus(reactor.status()));
-  (*reactor)->Begin();
+  if ((*reactor)->name().empty()) (*reactor)->Begin();
   return *reactor;
 }
 

@@ -9,16 +9,19 @@
 //   server->Shutdown();
 //
 // Appends are handed to the log's writer and finished from its callback
-// (AppendStream's too, services/appends.h). Checkpoint commits and
-// subscription deletes, which are synced writes, run on the executor
-// `syncs`, never on gRPC's threads. Reads (ReadStream, ReadAll, the
-// subscriptions' catch-up, starting a named subscription) run on gRPC's
-// thread, bounded (a page, one batch): mostly served from RocksDB's
-// memtables, block cache or the page cache, they read the disk for cold
-// data; handing them to the executor measured 0.59x the rate of one-event
-// reads and 0.85x the catch-up rate on two cores (docs/server.md).
-// Subscriptions write one message at a time. Subscribe is a raw method:
-// events go out as the bytes the live tail serialized once for every
+// (AppendStream's too, services/appends.h). Checkpoint commits, subscription
+// deletes and the start of a named subscription, which are synced writes,
+// run on the executor `executor`, never on gRPC's threads. A subscription's
+// catch-up reads of the log run on the service's own catch-up threads,
+// overlapping the write of the previous message;
+// live events come from the live tail, which the log feeds with the events
+// it committed. ReadStream and ReadAll run on gRPC's thread, bounded (a
+// page): mostly served from RocksDB's memtables, block cache or the page
+// cache, they read the disk for cold data; handing them to the executor
+// measured 0.59x the rate of one-event reads on two cores (docs/server.md).
+// Subscriptions write one message at a time and hold at most
+// Options::subscriber_buffer_bytes of messages each. Subscribe is a raw
+// method: events go out as the bytes the live tail serialized once for every
 // subscriber.
 #pragma once
 
@@ -120,10 +123,11 @@ class EventStoreService final : public dealwire::v1::EventStore::WithRawCallback
   store::EventLog* const log_;
   Executor* const executor_;  // synced writes and catch-up reads
   const Options options_;
-  // Catch-up reads of the log for subscriptions behind the live tail: two
-  // threads below the server's priority, so that readers catching up take
-  // the CPU appends leave. Bounded: every subscription has at most one read
-  // queued.
+  // Catch-up reads of the log for subscriptions behind the live tail, on two
+  // threads of their own. (Below the server's priority they caught up at
+  // 0.67x the rate on two cores shared with the client; appends are
+  // protected by the budgets instead.) Bounded: every subscription has at
+  // most one read queued.
   Executor readers_;
   LiveTail tail_;
   SubscriptionRegistry registry_;

@@ -154,6 +154,18 @@ LiveTail::ReadResult LiveTail::Read(uint64_t from, size_t max, size_t max_bytes,
   return ReadResult::kOk;
 }
 
+LiveTail::ReadResult LiveTail::Visit(
+    uint64_t from, size_t max,
+    absl::FunctionRef<bool(const std::shared_ptr<const TailEntry>&)> visit) const {
+  std::lock_guard l(mu_);
+  if (from > last_) return ReadResult::kNothingNew;
+  if (window_.empty() || from < window_.front()->position) return ReadResult::kEvicted;
+  for (size_t i = from - window_.front()->position, n = 0; i < window_.size() && n < max; ++i, ++n) {
+    if (!visit(window_[i])) break;
+  }
+  return ReadResult::kOk;
+}
+
 uint64_t LiveTail::last_position() const {
   std::lock_guard l(mu_);
   return last_;

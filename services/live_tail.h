@@ -41,6 +41,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "store/event_log.h"
 
 namespace dealwire::services {
@@ -76,6 +77,13 @@ class LiveTail {
   // no more once their messages reach `max_bytes` (at least one).
   ReadResult Read(uint64_t from, size_t max, size_t max_bytes,
                   std::vector<std::shared_ptr<const TailEntry>>* out) const;
+
+  // Calls `visit` with the entries from position `from` on, in order, at
+  // most `max`, until it returns false. It runs under the tail's lock (so
+  // that a thousand subscribers going over the same entries do not copy
+  // them): it must be quick and must not call the tail.
+  ReadResult Visit(uint64_t from, size_t max,
+                   absl::FunctionRef<bool(const std::shared_ptr<const TailEntry>&)> visit) const;
 
   // The position of the last event in the window (or the log's end when the
   // tail started, if nothing came since).

@@ -80,19 +80,36 @@ absl::StatusOr<EventFilter> EventFilter::FromProto(const v1::SubscriptionFilter&
     }
     f.org_tags_.insert(domain::OrgTag(proto.org_ids(i)));
   }
+  if (f.types_.size() <= kSmall) f.small_types_.assign(f.types_.begin(), f.types_.end());
+  if (f.org_tags_.size() <= kSmall) f.small_org_tags_.assign(f.org_tags_.begin(), f.org_tags_.end());
   return f;
 }
 
+namespace {
+// Whether `set` holds `s`: a few compares for a small filter (the usual
+// case: every live subscriber checks every event, so hashing each type and
+// tag once per subscriber was most of the live tail's work), a lookup for a
+// large one.
+bool Holds(const absl::flat_hash_set<std::string>& set, const std::vector<std::string>& small,
+           absl::string_view s) {
+  if (set.size() > EventFilter::kSmall) return set.contains(s);
+  for (const std::string& x : small) {
+    if (x.size() == s.size() && x == s) return true;
+  }
+  return false;
+}
+}  // namespace
+
 bool EventFilter::Matches(absl::string_view type, absl::string_view stream,
                           const std::vector<std::string>& tags) const {
-  if (!types_.empty() && !types_.contains(type)) return false;
+  if (!types_.empty() && !Holds(types_, small_types_, type)) return false;
   if (!prefixes_.empty() &&
       std::none_of(prefixes_.begin(), prefixes_.end(),
                    [&](const std::string& p) { return absl::StartsWith(stream, p); })) {
     return false;
   }
   if (!org_tags_.empty() && std::none_of(tags.begin(), tags.end(), [&](const std::string& t) {
-        return org_tags_.contains(t);
+        return Holds(org_tags_, small_org_tags_, t);
       })) {
     return false;
   }
@@ -154,10 +171,16 @@ void SubscriptionCursor::Examine(uint64_t position, absl::string_view type,
 
 SubscriptionCursor::Step SubscriptionCursor::NextFromTail(std::deque<Message>* out,
                                                           size_t max_bytes) {
-  std::vector<std::shared_ptr<const TailEntry>> entries;
-  switch (tail_->Read(next_, kBatch, max_bytes, &entries)) {
+  size_t bytes = 0;
+  size_t counted = out->size();
+  const LiveTail::ReadResult read =
+      tail_->Visit(next_, kBatch, [&](const std::shared_ptr<const TailEntry>& e) {
+        Examine(e->position, e->type, e->stream, e->tags, e->message, out);
+        for (; counted < out->size(); ++counted) bytes += (*out)[counted]->size();
+        return bytes < max_bytes;
+      });
+  switch (read) {
     case LiveTail::ReadResult::kOk:
-      for (const auto& e : entries) Examine(e->position, e->type, e->stream, e->tags, e->message, out);
       return Step::kProduced;
     case LiveTail::ReadResult::kNothingNew:
       if (!live_) {

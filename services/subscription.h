@@ -39,10 +39,16 @@ class EventFilter {
                const std::vector<std::string>& tags) const;
   bool empty() const { return types_.empty() && prefixes_.empty() && org_tags_.empty(); }
 
+  // Lists up to this long are matched by comparing, not hashing.
+  static constexpr size_t kSmall = 8;
+
  private:
   absl::flat_hash_set<std::string> types_;
   std::vector<std::string> prefixes_;
   absl::flat_hash_set<std::string> org_tags_;
+  // The same entries, when there are at most kSmall of them.
+  std::vector<std::string> small_types_;
+  std::vector<std::string> small_org_tags_;
 };
 
 // A serialized dealwire.v1.SubscribeResponse, shared by every subscriber
