@@ -361,7 +361,7 @@ EventStoreService::EventStoreService(store::EventLog* log, Executor* executor, O
       executor_(executor),
       options_(std::move(options)),
       tail_(log, options_.live_buffer_events, options_.live_buffer_bytes),
-      registry_(log) {
+      registry_(&log->metadata(), log) {
   tail_.Start();
   ticker_ = std::thread([this] { TickLoop(); });
 }

@@ -6,7 +6,7 @@
 //                                            run per append (encoding.h)
 //   event_ids  event_id (16 bytes for UUIDs) → position, written in sorted
 //              runs by the EventIdIndex (event_id_index.h), with its watermark
-//   metadata   key                         → value (server state, see header)
+//   metadata   key                         → value (server state, metadata.h)
 //   default    kFormatKey                  → the log's format version
 // Every append writes its event records and one stream run in one
 // WriteBatch, so the stream index never disagrees with the log, even after a
@@ -18,7 +18,7 @@
 // stream keys as runs of one. A log of a format newer than this build's is
 // refused.
 //
-// The state space (WriteState) is a second database in the subdirectory
+// The state space (state_space.h) is a second database in the subdirectory
 // `state`, with its own memtables and write queue: derived state is written
 // in large batches, and in the log's database those batches would hold up
 // appends (one write queue) and lengthen every sync (one WAL). It writes no
@@ -84,6 +84,8 @@
 #include "store/event_id_index.h"
 #include "store/event_log.h"
 #include "store/info_log.h"
+#include "store/metadata.h"
+#include "store/state_space.h"
 
 namespace dealwire::store {
 namespace {
@@ -296,17 +298,40 @@ class RocksDbEventLog final : public EventLog {
   void RemoveCommitListener(uint64_t id) override;
   uint64_t AddEventsListener(EventsListener listener) override;
   void RemoveEventsListener(uint64_t id) override;
-  absl::Status PutMetadata(absl::string_view key, absl::string_view value) override;
-  absl::StatusOr<std::string> GetMetadata(absl::string_view key) const override;
-  absl::Status DeleteMetadata(absl::string_view key) override;
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ListMetadata(
-      absl::string_view prefix, absl::string_view start_after, size_t limit) const override;
-  absl::Status WriteState(const StateBatch& batch) override;
-  absl::StatusOr<std::unique_ptr<StateSnapshot>> SnapshotState() const override;
+  MetadataStore& metadata() override { return metadata_store_; }
+  StateSpace& state() override { return state_space_; }
   absl::Status Close() override;
 
  private:
   friend class GroupView;
+
+  // The metadata family of the log's database (metadata()).
+  class Metadata final : public MetadataStore {
+   public:
+    explicit Metadata(RocksDbEventLog& log) : log_(log) {}
+    absl::Status Put(absl::string_view key, absl::string_view value) override;
+    absl::StatusOr<std::string> Get(absl::string_view key) const override;
+    absl::Status Delete(absl::string_view key) override;
+    absl::StatusOr<std::vector<std::pair<std::string, std::string>>> List(
+        absl::string_view prefix, absl::string_view start_after, size_t limit) const override;
+
+   private:
+    RocksDbEventLog& log_;
+  };
+
+  // The state space's database (state()).
+  class State final : public StateSpace {
+   public:
+    explicit State(RocksDbEventLog& log) : log_(log) {}
+    absl::Status Write(const StateBatch& batch) override;
+    absl::StatusOr<std::unique_ptr<StateSnapshot>> Snapshot() const override;
+
+   private:
+    RocksDbEventLog& log_;
+    // Set after a write failed for a storage error.
+    std::atomic<bool> write_failed_{false};
+  };
+
   explicit RocksDbEventLog(Options options) : options_(std::move(options)) {}
 
   // Reads the log's format version, refusing a newer one with
@@ -446,8 +471,6 @@ class RocksDbEventLog final : public EventLog {
   std::atomic<bool> failed_{false};
   // Set while the log's database is closed for a reopen.
   std::atomic<bool> reopening_{false};
-  // Set after a state-space write failed for a storage error.
-  std::atomic<bool> state_failed_{false};
 
   // Publication of commits to readers and waiters.
   mutable std::mutex commit_mu_;
@@ -475,6 +498,9 @@ class RocksDbEventLog final : public EventLog {
   uint64_t saved_at_ = 0;
   std::thread saver_;
   std::atomic<bool> saving_{false};
+
+  Metadata metadata_store_{*this};
+  State state_space_{*this};
 };
 
 absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::string& path,
@@ -1929,42 +1955,44 @@ absl::StatusOr<StreamVersion> RocksDbEventLog::GetStreamVersion(absl::string_vie
   return StreamVersion((*last)->first_version + (*last)->count - 1);
 }
 
-absl::Status RocksDbEventLog::PutMetadata(absl::string_view key, absl::string_view value) {
+absl::Status RocksDbEventLog::Metadata::Put(absl::string_view key, absl::string_view value) {
   if (key.empty() || key.size() > kMaxMetadataKeyBytes) {
     return absl::InvalidArgumentError("metadata key: must be 1..1024 bytes");
   }
-  std::shared_lock l(db_mu_);
-  if (db_ == nullptr) return Unreadable();
+  std::shared_lock l(log_.db_mu_);
+  if (log_.db_ == nullptr) return log_.Unreadable();
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  return StorageError(db_->Put(wo, metadata_, ToSlice(key), ToSlice(value)), "writing metadata");
+  return StorageError(log_.db_->Put(wo, log_.metadata_, ToSlice(key), ToSlice(value)),
+                      "writing metadata");
 }
 
-absl::StatusOr<std::string> RocksDbEventLog::GetMetadata(absl::string_view key) const {
-  std::shared_lock l(db_mu_);
-  if (db_ == nullptr) return Unreadable();
+absl::StatusOr<std::string> RocksDbEventLog::Metadata::Get(absl::string_view key) const {
+  std::shared_lock l(log_.db_mu_);
+  if (log_.db_ == nullptr) return log_.Unreadable();
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), metadata_, ToSlice(key), &value);
+  rocksdb::Status s = log_.db_->Get(rocksdb::ReadOptions(), log_.metadata_, ToSlice(key), &value);
   if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat("no metadata '", key, "'"));
   if (!s.ok()) return FromRocks(s, "reading metadata");
   return value;
 }
 
-absl::Status RocksDbEventLog::DeleteMetadata(absl::string_view key) {
-  absl::StatusOr<std::string> existing = GetMetadata(key);
+absl::Status RocksDbEventLog::Metadata::Delete(absl::string_view key) {
+  absl::StatusOr<std::string> existing = Get(key);
   if (!existing.ok()) return existing.status();
-  std::shared_lock l(db_mu_);
-  if (db_ == nullptr) return Unreadable();
+  std::shared_lock l(log_.db_mu_);
+  if (log_.db_ == nullptr) return log_.Unreadable();
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  return StorageError(db_->Delete(wo, metadata_, ToSlice(key)), "deleting metadata");
+  return StorageError(log_.db_->Delete(wo, log_.metadata_, ToSlice(key)), "deleting metadata");
 }
 
-absl::StatusOr<std::vector<std::pair<std::string, std::string>>> RocksDbEventLog::ListMetadata(
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> RocksDbEventLog::Metadata::List(
     absl::string_view prefix, absl::string_view start_after, size_t limit) const {
-  std::shared_lock l(db_mu_);
-  if (db_ == nullptr) return Unreadable();
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), metadata_));
+  std::shared_lock l(log_.db_mu_);
+  if (log_.db_ == nullptr) return log_.Unreadable();
+  std::unique_ptr<rocksdb::Iterator> it(
+      log_.db_->NewIterator(rocksdb::ReadOptions(), log_.metadata_));
   if (start_after.empty() || start_after < prefix) {
     it->Seek(ToSlice(prefix));
   } else {
@@ -2061,7 +2089,7 @@ class RocksDbStateSnapshot final : public StateSnapshot {
   mutable std::unique_ptr<rocksdb::Iterator> spare_;  // guarded by spare_mu_
 };
 
-absl::Status RocksDbEventLog::WriteState(const StateBatch& batch) {
+absl::Status RocksDbEventLog::State::Write(const StateBatch& batch) {
   rocksdb::WriteBatch wb;
   for (const StateBatch::Write& w : batch.writes()) {
     if (w.key.empty() || w.key.size() > 1024) {
@@ -2079,34 +2107,35 @@ absl::Status RocksDbEventLog::WriteState(const StateBatch& batch) {
         break;
     }
   }
-  std::shared_lock l(db_mu_);
-  if (state_db_ == nullptr) return absl::UnavailableError("event log is closed");
+  std::shared_lock l(log_.db_mu_);
+  if (log_.state_db_ == nullptr) return absl::UnavailableError("event log is closed");
   // After a failed write (a flush that met a full disk) the state space
   // stops writing until it is resumed (RocksDB flushes its memtables
   // again).
-  if (state_failed_.load(std::memory_order_acquire)) {
-    if (absl::Status r = StorageError(state_db_->Resume(), "resuming the state space"); !r.ok()) {
+  if (write_failed_.load(std::memory_order_acquire)) {
+    if (absl::Status r = StorageError(log_.state_db_->Resume(), "resuming the state space");
+        !r.ok()) {
       return r;
     }
-    state_failed_.store(false, std::memory_order_release);
+    write_failed_.store(false, std::memory_order_release);
   }
   // No WAL: RocksDB cannot resume a database whose WAL failed (it asserts
   // on the next write), and the state is derived: what a crash loses of it
   // is derived again from the log.
   rocksdb::WriteOptions wo;
   wo.disableWAL = true;
-  const rocksdb::Status written = state_db_->Write(wo, &wb);
+  const rocksdb::Status written = log_.state_db_->Write(wo, &wb);
   if (written.IsIOError()) {
-    state_failed_.store(true, std::memory_order_release);
+    write_failed_.store(true, std::memory_order_release);
     return StorageError(written, "writing state");
   }
   return FromRocks(written, "writing state");
 }
 
-absl::StatusOr<std::unique_ptr<StateSnapshot>> RocksDbEventLog::SnapshotState() const {
-  std::shared_lock l(db_mu_);
-  if (state_db_ == nullptr) return absl::UnavailableError("event log is closed");
-  rocksdb::DB* db = state_db_.get();
+absl::StatusOr<std::unique_ptr<StateSnapshot>> RocksDbEventLog::State::Snapshot() const {
+  std::shared_lock l(log_.db_mu_);
+  if (log_.state_db_ == nullptr) return absl::UnavailableError("event log is closed");
+  rocksdb::DB* db = log_.state_db_.get();
   return std::unique_ptr<StateSnapshot>(
       new RocksDbStateSnapshot(std::move(l), db, db->DefaultColumnFamily()));
 }
