@@ -126,7 +126,7 @@ class MarketProjections::Query {
     }
     Query q;
     q.owner_ = &p;
-    absl::StatusOr<std::unique_ptr<store::StateSnapshot>> snapshot = p.log_->SnapshotState();
+    absl::StatusOr<std::unique_ptr<store::StateSnapshot>> snapshot = p.state_->Snapshot();
     if (!snapshot.ok()) return snapshot.status();
     q.snapshot_ = std::shared_ptr<store::StateSnapshot>(*std::move(snapshot));
     absl::StatusOr<std::optional<std::string>> gen = q.snapshot_->Get(keys::kGeneration);
@@ -317,14 +317,16 @@ class MarketProjections::Query {
   bool current_ = false;
 };
 
-MarketProjections::MarketProjections(store::EventLog* log, Options options)
-    : log_(log), options_(std::move(options)) {}
+MarketProjections::MarketProjections(store::EventLog* log, store::StateSpace* state,
+                                     Options options)
+    : log_(log), state_(state), options_(std::move(options)) {}
 
 absl::StatusOr<std::unique_ptr<MarketProjections>> MarketProjections::Open(store::EventLog* log,
+                                                                           store::StateSpace* state,
                                                                            Options options) {
   if (!options.today) options.today = [] { return common::TodayDayNumber(); };
-  std::unique_ptr<MarketProjections> p(new MarketProjections(log, std::move(options)));
-  absl::StatusOr<std::unique_ptr<store::StateSnapshot>> snapshot = log->SnapshotState();
+  std::unique_ptr<MarketProjections> p(new MarketProjections(log, state, std::move(options)));
+  absl::StatusOr<std::unique_ptr<store::StateSnapshot>> snapshot = state->Snapshot();
   if (!snapshot.ok()) return snapshot.status();
   absl::StatusOr<std::optional<std::string>> gen = (*snapshot)->Get(keys::kGeneration);
   if (!gen.ok()) return gen.status();
@@ -341,10 +343,10 @@ absl::StatusOr<std::unique_ptr<MarketProjections>> MarketProjections::Open(store
     batch.DeleteRange(prefix, end);
     batch.Put(std::string(keys::kGeneration), keys::Fixed64(generation));
     batch.Put(std::string(keys::kFormat), std::string(keys::kFormatVersion));
-    if (absl::Status s = log->WriteState(batch); !s.ok()) return s;
+    if (absl::Status s = state->Write(batch); !s.ok()) return s;
   }
   snapshot->reset();
-  p->live_ = std::make_unique<Projector>(log, generation);
+  p->live_ = std::make_unique<Projector>(log, state, generation);
   if (absl::Status s = p->live_->Load(); !s.ok()) return s;
   p->commit_listener_ = log->AddCommitListener([raw = p.get()](store::Position) { raw->Wake(); });
   p->follower_ = std::thread([raw = p.get()] {
@@ -972,7 +974,7 @@ absl::StatusOr<v1::GetStatsResponse> MarketProjections::GetStats(
   out.set_corrected_events(stats.corrected_events());
   for (const auto& [type, n] : stats.events_by_type()) (*out.mutable_events_by_type())[type] = n;
   if (request.include_digest()) {
-    absl::StatusOr<std::unique_ptr<store::StateSnapshot>> snapshot = log_->SnapshotState();
+    absl::StatusOr<std::unique_ptr<store::StateSnapshot>> snapshot = state_->Snapshot();
     if (!snapshot.ok()) return snapshot.status();
     absl::StatusOr<std::optional<std::string>> gen = (*snapshot)->Get(keys::kGeneration);
     if (!gen.ok()) return gen.status();
@@ -1030,12 +1032,12 @@ absl::Status MarketProjections::Rebuild(
   auto drop_new = [&] {
     store::StateBatch batch;
     batch.DeleteRange(new_prefix, range_end(new_prefix));
-    return log_->WriteState(batch);
+    return state_->Write(batch);
   };
   // Leftovers of an abandoned rebuild.
   if (absl::Status s = drop_new(); !s.ok()) return s;
 
-  auto rebuilt = std::make_unique<Projector>(log_, new_generation);
+  auto rebuilt = std::make_unique<Projector>(log_, state_, new_generation);
   const uint64_t target = log_->LastPosition().value();
   absl::Time last_progress = absl::InfinitePast();
   auto progress = [&](uint64_t applied) {
@@ -1069,7 +1071,7 @@ absl::Status MarketProjections::Rebuild(
   if (s.ok()) s = rebuilt->ApplyUpTo(at, options_.rebuild_batch_events);
   absl::StatusOr<std::string> live_digest, rebuilt_digest;
   if (s.ok()) {
-    absl::StatusOr<std::unique_ptr<store::StateSnapshot>> snapshot = log_->SnapshotState();
+    absl::StatusOr<std::unique_ptr<store::StateSnapshot>> snapshot = state_->Snapshot();
     if (!snapshot.ok()) {
       s = snapshot.status();
     } else {
@@ -1084,7 +1086,7 @@ absl::Status MarketProjections::Rebuild(
     batch.Put(std::string(keys::kGeneration), keys::Fixed64(new_generation));
     const std::string old_prefix = keys::GenerationPrefix(old_generation);
     batch.DeleteRange(old_prefix, range_end(old_prefix));
-    s = log_->WriteState(batch);
+    s = state_->Write(batch);
   }
   if (!s.ok()) {
     Resume();

@@ -1,7 +1,8 @@
 // projections/market_projections.h — the live projections of a node and the
 // answers of dealwire.v1.MarketIntel and dealwire.v1.Admin, without gRPC.
 //
-//   ASSIGN_OR_RETURN(std::unique_ptr<MarketProjections> p, MarketProjections::Open(log, {}));
+//   ASSIGN_OR_RETURN(std::unique_ptr<MarketProjections> p,
+//                    MarketProjections::Open(log, &log->state(), {}));
 //   v1::GetCapTableRequest request;
 //   request.set_company_id("openai");
 //   ASSIGN_OR_RETURN(v1::GetCapTableResponse r, p->GetCapTable(request, deadline));
@@ -36,6 +37,7 @@
 #include "dealwire/v1/market_intel.pb.h"
 #include "projections/projector.h"
 #include "store/event_log.h"
+#include "store/state_space.h"
 
 namespace dealwire::projections {
 
@@ -51,9 +53,11 @@ class MarketProjections {
     std::function<int64_t()> today;
   };
 
-  // Opens the projections of `log` (which must outlive the result) and starts
-  // following it. Returns the state's read errors.
+  // Opens the projections of `log`, kept in `state`, and starts following
+  // the log (through a commit listener). Both must outlive the result.
+  // Returns the state's read errors.
   static absl::StatusOr<std::unique_ptr<MarketProjections>> Open(store::EventLog* log,
+                                                                 store::StateSpace* state,
                                                                  Options options);
   ~MarketProjections();
 
@@ -106,7 +110,7 @@ class MarketProjections {
  private:
   class Query;
 
-  MarketProjections(store::EventLog* log, Options options);
+  MarketProjections(store::EventLog* log, store::StateSpace* state, Options options);
   void FollowLoop();
   // Pauses the follower after its current batch; Resume restarts it.
   void Pause();
@@ -115,6 +119,7 @@ class MarketProjections {
   void Wake();
 
   store::EventLog* const log_;
+  store::StateSpace* const state_;
   const Options options_;
 
   mutable std::mutex mu_;

@@ -239,7 +239,7 @@ class Projector::Batch final {
         batch.Delete(absl::StrCat(p_->prefix_, *key));
       }
     }
-    return p_->log_->WriteState(batch);
+    return p_->state_->Write(batch);
   }
 
  private:
@@ -375,11 +375,14 @@ class Projector::Batch final {
   std::set<std::string> rewritten_orgs_;
 };
 
-Projector::Projector(store::EventLog* log, uint64_t generation)
-    : log_(log), generation_(generation), prefix_(keys::GenerationPrefix(generation)) {}
+Projector::Projector(const store::EventLog* log, store::StateSpace* state, uint64_t generation)
+    : log_(log),
+      state_(state),
+      generation_(generation),
+      prefix_(keys::GenerationPrefix(generation)) {}
 
 absl::Status Projector::Load() {
-  absl::StatusOr<std::unique_ptr<store::StateSnapshot>> snapshot = log_->SnapshotState();
+  absl::StatusOr<std::unique_ptr<store::StateSnapshot>> snapshot = state_->Snapshot();
   if (!snapshot.ok()) return snapshot.status();
   SnapshotReader reader(snapshot->get(), prefix_);
   absl::StatusOr<std::optional<std::string>> applied = reader.Get(keys::Applied());
@@ -401,7 +404,7 @@ absl::Status Projector::ApplyUpTo(uint64_t end, size_t max_batch_events,
   constexpr size_t kReadPage = 4096;
   while (applied() < end) {
     if (stop && stop()) return absl::OkStatus();
-    absl::StatusOr<std::unique_ptr<store::StateSnapshot>> snapshot = log_->SnapshotState();
+    absl::StatusOr<std::unique_ptr<store::StateSnapshot>> snapshot = state_->Snapshot();
     if (!snapshot.ok()) return snapshot.status();
     // The cache of heads only grows; bound it by starting over.
     if (heads_.size() > kMaxCachedHeads) heads_.clear();

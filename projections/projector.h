@@ -1,14 +1,14 @@
 // projections/projector.h — folds the log into one generation of projection
 // state (layout: state_keys.h).
 //
-//   Projector p(log, /*generation=*/1);
+//   Projector p(log, &log->state(), /*generation=*/1);
 //   RETURN_IF_ERROR(p.Load());
 //   RETURN_IF_ERROR(p.ApplyUpTo(log->LastPosition().value(), 20000));
 //
 // Exactly once: each batch of events is written together with the position
-// it has applied, in one atomic WriteState batch. After a crash the state is
-// that of some whole batch, and applying resumes right after its position:
-// nothing is applied twice and nothing is replayed from the start.
+// it has applied, in one atomic StateSpace::Write batch. After a crash the
+// state is that of some whole batch, and applying resumes right after its
+// position: nothing is applied twice and nothing is replayed from the start.
 //
 // Deterministic: the state after applying positions 1..P is the same bytes
 // however the events were split into batches, so a rebuild can be compared
@@ -31,13 +31,15 @@
 #include "dealwire/state/v1/state.pb.h"
 #include "dealwire/v1/market_intel.pb.h"
 #include "store/event_log.h"
+#include "store/state_space.h"
 
 namespace dealwire::projections {
 
 class Projector {
  public:
-  // Binds to `generation` of `log`'s state space. `log` must outlive it.
-  Projector(store::EventLog* log, uint64_t generation);
+  // Binds to `generation` of `state`, which it folds the events of `log`
+  // into. Both must outlive it.
+  Projector(const store::EventLog* log, store::StateSpace* state, uint64_t generation);
 
   // Reads the applied position of the generation (0 when it is empty).
   absl::Status Load();
@@ -72,7 +74,8 @@ class Projector {
   // none), so that refreshing a view after an update reads no state.
   static constexpr size_t kMaxCachedViews = 100000;
 
-  store::EventLog* log_;
+  const store::EventLog* log_;
+  store::StateSpace* state_;
   uint64_t generation_;
   std::string prefix_;
   std::atomic<uint64_t> applied_{0};

@@ -1,5 +1,5 @@
 // projections/state_keys.h — where the projections keep their state in the
-// log's state space (store::EventLog::WriteState).
+// log's state space (store::StateSpace::Write).
 //
 // All projection state lives under a generation prefix "g<N>/"; the key
 // "generation" (outside any generation) names the current one. A rebuild

@@ -1,7 +1,7 @@
 // projections/state_reader.h — reading one generation of projection state,
 // and the loads every answer shares (entities, a company's deals, names).
 //
-//   ASSIGN_OR_RETURN(std::unique_ptr<store::StateSnapshot> snap, log->SnapshotState());
+//   ASSIGN_OR_RETURN(std::unique_ptr<store::StateSnapshot> snap, state->Snapshot());
 //   SnapshotReader reader(snap.get(), keys::GenerationPrefix(generation));
 //   ASSIGN_OR_RETURN(std::vector<v1::Deal> deals, LoadCompanyDeals(reader, "openai", filter));
 //
@@ -20,7 +20,7 @@
 #include "dealwire/state/v1/state.pb.h"
 #include "dealwire/v1/market_intel.pb.h"
 #include "projections/folds.h"
-#include "store/event_log.h"
+#include "store/state_space.h"
 
 namespace dealwire::projections {
 

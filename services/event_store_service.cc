@@ -388,7 +388,7 @@ EventStoreService::EventStoreService(store::EventLog* log, Executor* executor, O
       options_(std::move(options)),
       readers_(2, 1 << 20, "dw-catchup"),
       tail_(log, options_.live_buffer_events, options_.live_buffer_bytes),
-      registry_(log) {
+      registry_(&log->metadata(), log) {
   tail_.Start();
   ticker_ = std::thread([this] { TickLoop(); });
 }

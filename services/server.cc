@@ -78,7 +78,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   if (!log.ok()) return log.status();
   server->log_ = *std::move(log);
   absl::StatusOr<std::unique_ptr<projections::MarketProjections>> projections =
-      projections::MarketProjections::Open(server->log_.get(), {});
+      projections::MarketProjections::Open(server->log_.get(), &server->log_->state(), {});
   if (!projections.ok()) return projections.status();
   server->projections_ = *std::move(projections);
   server->queries_ = std::make_unique<Executor>(options.query_threads, options.max_queued_queries,

@@ -246,7 +246,7 @@ absl::Status SubscriptionRegistry::ValidateName(absl::string_view name, absl::st
 }
 
 absl::StatusOr<v1::NamedSubscription> SubscriptionRegistry::Get(absl::string_view name) const {
-  absl::StatusOr<std::string> bytes = log_->GetMetadata(Key(name));
+  absl::StatusOr<std::string> bytes = metadata_->Get(Key(name));
   if (absl::IsNotFound(bytes.status())) {
     return absl::NotFoundError(absl::StrCat("subscription '", name, "' not found"));
   }
@@ -259,7 +259,7 @@ absl::StatusOr<v1::NamedSubscription> SubscriptionRegistry::Get(absl::string_vie
 }
 
 absl::Status SubscriptionRegistry::Put(const v1::NamedSubscription& s) {
-  return log_->PutMetadata(Key(s.name()), s.SerializeAsString());
+  return metadata_->Put(Key(s.name()), s.SerializeAsString());
 }
 
 absl::StatusOr<v1::NamedSubscription> SubscriptionRegistry::GetOrCreate(
@@ -304,7 +304,7 @@ absl::StatusOr<v1::NamedSubscription> SubscriptionRegistry::Commit(absl::string_
 absl::StatusOr<std::vector<v1::NamedSubscription>> SubscriptionRegistry::List(
     absl::string_view after, size_t limit) const {
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> rows =
-      log_->ListMetadata(kKeyPrefix, after.empty() ? "" : Key(after), limit);
+      metadata_->List(kKeyPrefix, after.empty() ? "" : Key(after), limit);
   if (!rows.ok()) return rows.status();
   std::vector<v1::NamedSubscription> out;
   out.reserve(rows->size());
@@ -318,7 +318,7 @@ absl::StatusOr<std::vector<v1::NamedSubscription>> SubscriptionRegistry::List(
 
 absl::Status SubscriptionRegistry::Delete(absl::string_view name) {
   std::lock_guard l(mu_);
-  absl::Status s = log_->DeleteMetadata(Key(name));
+  absl::Status s = metadata_->Delete(Key(name));
   if (absl::IsNotFound(s)) {
     return absl::NotFoundError(absl::StrCat("subscription '", name, "' not found"));
   }

@@ -23,6 +23,7 @@
 #include "dealwire/v1/event_store.pb.h"
 #include "services/live_tail.h"
 #include "store/event_log.h"
+#include "store/metadata.h"
 
 namespace dealwire::services {
 
@@ -128,7 +129,10 @@ class SubscriptionCursor {
 // Thread-safe.
 class SubscriptionRegistry {
  public:
-  explicit SubscriptionRegistry(store::EventLog* log) : log_(log) {}
+  // Keeps the records in `metadata`; reads of `log` are only of its end
+  // (Commit). Both must outlive the registry.
+  SubscriptionRegistry(store::MetadataStore* metadata, const store::EventLog* log)
+      : metadata_(metadata), log_(log) {}
 
   // Returns the subscription `name`, or NOT_FOUND.
   absl::StatusOr<dealwire::v1::NamedSubscription> Get(absl::string_view name) const;
@@ -159,7 +163,8 @@ class SubscriptionRegistry {
  private:
   absl::Status Put(const dealwire::v1::NamedSubscription& s);
 
-  store::EventLog* const log_;
+  store::MetadataStore* const metadata_;
+  const store::EventLog* const log_;
   mutable std::mutex mu_;  // serializes read-modify-write of records
 };
 

@@ -40,6 +40,10 @@
 // are taken again. Failed appends are safe to retry: their event ids make
 // the retry idempotent. Readers get UNAVAILABLE during a reopen.
 //
+// Beside the log it keeps two key-value spaces, each with a contract of its
+// own: metadata() for server state (store/metadata.h) and state() for what
+// is derived from the log (store/state_space.h).
+//
 // Thread-safety: all methods may be called concurrently from any thread.
 #pragma once
 
@@ -66,6 +70,8 @@ class FileSystem;
 namespace dealwire::store {
 
 class EventLog;
+class MetadataStore;
+class StateSpace;
 
 // The events of one append in the caller's domain form, opaque to the log
 // (ProposeAsync). The log owns it from ProposeAsync on, hands it to the
@@ -167,30 +173,6 @@ class Decider {
                               absl::Time recorded_time, const Proposal* proposal,
                               const AcceptedEvents& accepted,
                               std::vector<ProposedEvent>* events) = 0;
-};
-
-// A consistent, read-only view of the log's state space at one moment
-// (see EventLog::SnapshotState). Reads do not see later writes.
-//
-// Thread-safety: one snapshot may be read from several threads. The log must
-// outlive it; a snapshot delays Close until it is destroyed.
-class StateSnapshot {
- public:
-  virtual ~StateSnapshot() = default;
-
-  // Returns the value stored under `key`, or nullopt when there is none.
-  virtual absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) const = 0;
-
-  // Calls `visit` with every pair whose key starts with `prefix` and sorts
-  // after `start_after` (empty: from the first), in key order, until `visit`
-  // returns false. Returns read errors (INTERNAL, DATA_LOSS).
-  virtual absl::Status Scan(
-      absl::string_view prefix, absl::string_view start_after,
-      const std::function<bool(absl::string_view key, absl::string_view value)>& visit) const = 0;
-
-  // Returns the last key that starts with `prefix`, or nullopt when there is
-  // none. Returns read errors (INTERNAL, DATA_LOSS).
-  virtual absl::StatusOr<std::optional<std::string>> LastKey(absl::string_view prefix) const = 0;
 };
 
 struct Options {
@@ -395,44 +377,14 @@ class EventLog {
   virtual uint64_t AddEventsListener(EventsListener listener) = 0;
   virtual void RemoveEventsListener(uint64_t id) = 0;
 
-  // A small durable key-value space beside the log, for server state such as
-  // the checkpoints of named subscriptions. Keys and values are opaque bytes
-  // (keys 1..1024 bytes). Writes are synced before they return; they are not
-  // ordered with appends.
-  //
-  // PutMetadata: OK, INVALID_ARGUMENT (bad key), UNAVAILABLE (closed),
-  // INTERNAL. GetMetadata: OK or NOT_FOUND. DeleteMetadata: OK or NOT_FOUND.
-  // ListMetadata returns up to `limit` pairs whose key starts with `prefix`
-  // and sorts after `start_after` (empty: from the first), in key order.
-  virtual absl::Status PutMetadata(absl::string_view key, absl::string_view value) = 0;
-  virtual absl::StatusOr<std::string> GetMetadata(absl::string_view key) const = 0;
-  virtual absl::Status DeleteMetadata(absl::string_view key) = 0;
-  virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ListMetadata(
-      absl::string_view prefix, absl::string_view start_after, size_t limit) const = 0;
+  // The small durable key-value space beside the log, for server state such
+  // as the checkpoints of named subscriptions (store/metadata.h). It lives
+  // as long as the log and closes with it.
+  virtual MetadataStore& metadata() = 0;
 
-  // A key-value space beside the log for state derived from it (projections):
-  // a state and the log position it has applied are written in one atomic
-  // batch. It is a database of its own (the subdirectory `state`), so its
-  // writes never wait in line with appends nor lengthen their syncs.
-  //
-  // WriteState applies `batch` atomically. It is neither synced nor logged
-  // (the state space has no write-ahead log): a clean Close keeps every
-  // batch; after kill -9 or a power loss the state space holds a prefix of
-  // the batches written, each whole (those since its memtables were last
-  // flushed are gone, and are derived again). A state built from published
-  // events (which are durable) thus never runs ahead of the log.
-  // Keys ending in an 8-byte big-endian number are cheapest to write in
-  // increasing order of that number among keys with the same beginning.
-  // Returns OK, INVALID_ARGUMENT (bad key), UNAVAILABLE (closed, or a
-  // storage error), RESOURCE_EXHAUSTED (the disk is full), INTERNAL. After a
-  // storage error the next call first resumes the state space (and fails
-  // the same way while the cause lasts); the batch that failed is not
-  // applied, so the caller writes it again.
-  virtual absl::Status WriteState(const StateBatch& batch) = 0;
-
-  // Returns a consistent view of the state space as of now, or UNAVAILABLE
-  // when the log is closed.
-  virtual absl::StatusOr<std::unique_ptr<StateSnapshot>> SnapshotState() const = 0;
+  // The key-value space beside the log for state derived from it
+  // (store/state_space.h). It lives as long as the log and closes with it.
+  virtual StateSpace& state() = 0;
 
   // Stops accepting appends (they fail with UNAVAILABLE), commits what is
   // queued, runs its callbacks, wakes waiters and closes the files. Idempotent;

@@ -119,37 +119,4 @@ struct AppendResult {
 
 enum class Direction { kForwards, kBackwards };
 
-// Writes to the log's state space (see EventLog::WriteState), applied
-// atomically in order. Keys are 1..1024 bytes.
-class StateBatch {
- public:
-  enum class Op { kPut, kDelete, kDeleteRange };
-  struct Write {
-    Op op;
-    std::string key;    // for kDeleteRange: the first key removed
-    std::string value;  // for kDeleteRange: the first key kept (exclusive end)
-  };
-
-  void Put(std::string key, std::string value) {
-    bytes_ += key.size() + value.size();
-    writes_.push_back({Op::kPut, std::move(key), std::move(value)});
-  }
-  void Delete(std::string key) {
-    bytes_ += key.size();
-    writes_.push_back({Op::kDelete, std::move(key), {}});
-  }
-  // Removes every key in [begin, end).
-  void DeleteRange(std::string begin, std::string end) {
-    bytes_ += begin.size() + end.size();
-    writes_.push_back({Op::kDeleteRange, std::move(begin), std::move(end)});
-  }
-  const std::vector<Write>& writes() const { return writes_; }
-  size_t bytes() const { return bytes_; }
-  bool empty() const { return writes_.empty(); }
-
- private:
-  std::vector<Write> writes_;
-  size_t bytes_ = 0;
-};
-
 }  // namespace dealwire::store

@@ -396,7 +396,7 @@ TEST_F(SubscriptionTest, TheTailWakesAWatcherOncePerArm) {
 }
 
 TEST_F(SubscriptionTest, RegistryKeepsFilterAndCheckpoint) {
-  SubscriptionRegistry registry(log_.get());
+  SubscriptionRegistry registry(&log_->metadata(), log_.get());
   Append("a");
   Append("b");
   v1::SubscriptionFilter filter;

@@ -1,5 +1,6 @@
-// Tests of the EventLog contract (store/event_log.h) against the RocksDB
-// engine. Every test opens a log in a fresh temporary directory.
+// Tests of the EventLog contract (store/event_log.h, with store/metadata.h and
+// store/state_space.h) against the RocksDB engine. Every test opens a log in a
+// fresh temporary directory.
 //
 // No test sleeps to wait for a condition: waits are on notifications or on
 // the log's own WaitForPosition, always with a deadline.
@@ -41,6 +42,8 @@
 #include "tests/common/sequences.h"
 #include "tests/common/status_matchers.h"
 #include "tests/store/read_everything.h"
+#include "store/metadata.h"
+#include "store/state_space.h"
 #include "store/types.h"
 
 namespace dealwire::store {
@@ -1736,24 +1739,24 @@ TEST_F(EventLogTest, UuidAndOtherIdsAreDistinctAndIdempotent) {
 
 TEST_F(EventLogTest, MetadataIsDurableListedByPrefixAndDeleted) {
   ASSERT_OK(Open());
-  ASSERT_OK(log().PutMetadata("sub/a", "1"));
-  ASSERT_OK(log().PutMetadata("sub/b", "2"));
-  ASSERT_OK(log().PutMetadata("sub/c", "3"));
-  ASSERT_OK(log().PutMetadata("other/x", "9"));
-  ASSERT_OK(log().PutMetadata("sub/b", "22"));  // overwrite
-  EXPECT_THAT(log().PutMetadata("", "v"), StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_OK(log().metadata().Put("sub/a", "1"));
+  ASSERT_OK(log().metadata().Put("sub/b", "2"));
+  ASSERT_OK(log().metadata().Put("sub/c", "3"));
+  ASSERT_OK(log().metadata().Put("other/x", "9"));
+  ASSERT_OK(log().metadata().Put("sub/b", "22"));  // overwrite
+  EXPECT_THAT(log().metadata().Put("", "v"), StatusIs(absl::StatusCode::kInvalidArgument));
   ASSERT_OK(Reopen(Options()));
-  ASSERT_OK_AND_ASSIGN(std::string b, log().GetMetadata("sub/b"));
+  ASSERT_OK_AND_ASSIGN(std::string b, log().metadata().Get("sub/b"));
   EXPECT_EQ(b, "22");
-  EXPECT_THAT(log().GetMetadata("sub/z"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(log().metadata().Get("sub/z"), StatusIs(absl::StatusCode::kNotFound));
   using KV = std::vector<std::pair<std::string, std::string>>;
-  ASSERT_OK_AND_ASSIGN(KV all, log().ListMetadata("sub/", "", 10));
+  ASSERT_OK_AND_ASSIGN(KV all, log().metadata().List("sub/", "", 10));
   EXPECT_EQ(all, (KV{{"sub/a", "1"}, {"sub/b", "22"}, {"sub/c", "3"}}));
-  ASSERT_OK_AND_ASSIGN(KV page, log().ListMetadata("sub/", "sub/a", 1));
+  ASSERT_OK_AND_ASSIGN(KV page, log().metadata().List("sub/", "sub/a", 1));
   EXPECT_EQ(page, (KV{{"sub/b", "22"}}));
-  ASSERT_OK(log().DeleteMetadata("sub/b"));
-  EXPECT_THAT(log().DeleteMetadata("sub/b"), StatusIs(absl::StatusCode::kNotFound));
-  ASSERT_OK_AND_ASSIGN(all, log().ListMetadata("sub/", "", 10));
+  ASSERT_OK(log().metadata().Delete("sub/b"));
+  EXPECT_THAT(log().metadata().Delete("sub/b"), StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_OK_AND_ASSIGN(all, log().metadata().List("sub/", "", 10));
   EXPECT_EQ(all, (KV{{"sub/a", "1"}, {"sub/c", "3"}}));
   // Metadata is not part of the log.
   EXPECT_EQ(log().LastPosition(), Position(0));
@@ -1785,19 +1788,19 @@ TEST_F(EventLogTest, StateSpaceBatchesAreAtomicSnapshotsIsolatedAndBothSurviveRe
   first.Put("x/2", "two");
   first.Put("x/3", "three");
   first.Put("applied", "3");
-  ASSERT_OK(log().WriteState(first));
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<StateSnapshot> before, log().SnapshotState());
+  ASSERT_OK(log().state().Write(first));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<StateSnapshot> before, log().state().Snapshot());
 
   StateBatch second;
   second.DeleteRange("x/1", "x/3");
   second.Delete("applied");
   second.Put("y", "new");
-  ASSERT_OK(log().WriteState(second));
+  ASSERT_OK(log().state().Write(second));
   // A bad key refuses the whole batch.
   StateBatch bad;
   bad.Put("z", "never");
   bad.Put("", "empty key");
-  EXPECT_THAT(log().WriteState(bad), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(log().state().Write(bad), StatusIs(absl::StatusCode::kInvalidArgument));
 
   // The snapshot taken before sees none of the later batch.
   EXPECT_EQ(ScanState(*before, "x/"), (KV{{"x/1", "one"}, {"x/2", "two"}, {"x/3", "three"}}));
@@ -1806,7 +1809,7 @@ TEST_F(EventLogTest, StateSpaceBatchesAreAtomicSnapshotsIsolatedAndBothSurviveRe
   before.reset();
 
   auto check_now = [&] {
-    ASSERT_OK_AND_ASSIGN(std::unique_ptr<StateSnapshot> now, log().SnapshotState());
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<StateSnapshot> now, log().state().Snapshot());
     EXPECT_EQ(ScanState(*now, "x/"), (KV{{"x/3", "three"}}));
     ASSERT_OK_AND_ASSIGN(std::optional<std::string> gone, now->Get("applied"));
     EXPECT_EQ(gone, std::nullopt);
@@ -1845,7 +1848,7 @@ TEST_F(EventLogTest, StateColumnFamilyOfAnEarlierVersionIsDroppedOnOpen) {
     ASSERT_TRUE(db->Close().ok());
   }
   ASSERT_OK(Open());
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<StateSnapshot> now, log().SnapshotState());
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<StateSnapshot> now, log().state().Snapshot());
   ASSERT_OK_AND_ASSIGN(std::optional<std::string> old, now->Get("g1/a"));
   EXPECT_EQ(old, std::nullopt);
   now.reset();

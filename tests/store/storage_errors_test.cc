@@ -35,6 +35,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "store/event_log.h"
+#include "store/state_space.h"
 #include "tests/common/eventually.h"
 #include "tests/common/status_matchers.h"
 #include "tests/store/fault_file_system.h"
@@ -362,7 +363,7 @@ TEST_F(RealFullDiskTest, AFullFileSystemIsSurvivedAndLosesNothingAcknowledged) {
   };
   absl::Status state_refused;
   for (int i = 0; i < 200 && state_refused.ok(); ++i)
-    state_refused = log_->WriteState(state_batch(i));
+    state_refused = log_->state().Write(state_batch(i));
   EXPECT_THAT(state_refused, StatusIsWith(absl::StatusCode::kResourceExhausted, "disk is full"));
 
   fs::remove(mount_ + "/filler");
@@ -370,10 +371,10 @@ TEST_F(RealFullDiskTest, AFullFileSystemIsSurvivedAndLosesNothingAcknowledged) {
   acked.insert("after-0");
   absl::Status state_written;
   EXPECT_TRUE(Eventually([&] {
-    return (state_written = log_->WriteState(state_batch(1000))).ok();
+    return (state_written = log_->state().Write(state_batch(1000))).ok();
   })) << "the state space did not take writes again: "
       << state_written;
-  absl::StatusOr<std::unique_ptr<StateSnapshot>> snapshot = log_->SnapshotState();
+  absl::StatusOr<std::unique_ptr<StateSnapshot>> snapshot = log_->state().Snapshot();
   ASSERT_OK(snapshot);
   absl::StatusOr<std::optional<std::string>> got = (*snapshot)->Get("k1000");
   ASSERT_OK(got);
