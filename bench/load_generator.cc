@@ -26,6 +26,15 @@
 //                  the RPC floor under the append figures. Not part of `all`.
 //   health         one grpc.health.v1 Check; exit status 0 when SERVING.
 //                  Not part of `all`.
+//   unread         whether subscribers that never read hurt a closed-loop
+//                  appender and the server's memory: the append load of
+//                  `append` without, then with --unread-subscribers
+//                  Subscribe calls (from_end, no filter; their connections
+//                  without BDP probing) that never read.
+//                  Lines "unread_baseline_1x<C>: …" and
+//                  "unread_<N>_1x<C>: … p99_ratio=… ended=… ended_codes=…",
+//                  with the server's VmRSS/VmHWM when --server-pid is given.
+//                  Not part of `all`.
 //
 // Scenarios of the query side (bench/intel_scenarios.h), which need a data
 // set (see run_intel_bench.sh) and are not part of `all`:
@@ -64,17 +73,22 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
+#include <limits>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
@@ -125,6 +139,7 @@ struct Flags {
   std::string catchup_client = "async";
   uint32_t catchup_batch = 1000;
   int subscribers = 1000;
+  int unread_subscribers = 5000;
   int subscriber_channels = 4;
   double rate = 10000;
   int live_batch = 10;
@@ -193,6 +208,14 @@ uint64_t RandomSeed() {
 // for the main thread; the rest may be used from any thread.
 class Env {
  public:
+  // How a channel sizes its HTTP/2 receive windows.
+  enum class ReceiveWindow {
+    kAdaptive,  // gRPC's default: BDP probing grows them (to megabytes per call
+                // on loopback), even for calls the application does not read
+    kFixed,     // no BDP probing: each call's window stays at the initial 64 KiB,
+                // so a call that is not read stops its sender after that
+  };
+
   Env(const Flags& flags, std::string run_tag)
       : flags_(flags),
         events_({.run_tag = run_tag, .orgs = flags.orgs, .event_bytes = flags.event_bytes}),
@@ -204,21 +227,23 @@ class Env {
 
   // Returns a new channel with its own TCP connection (no subchannel sharing
   // with other channels of this process).
-  std::shared_ptr<grpc::Channel> NewChannel() {
+  std::shared_ptr<grpc::Channel> NewChannel(ReceiveWindow window = ReceiveWindow::kAdaptive) {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetInt("dealwire.bench.channel", next_channel_++);  // distinct subchannel key
     args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);                 // no retry buffering on the hot path
     args.SetMaxReceiveMessageSize(8 << 20);
+    if (window == ReceiveWindow::kFixed) args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
     return grpc::CreateCustomChannel(flags_.server, grpc::InsecureChannelCredentials(), args);
   }
 
   // Returns `n` stubs on `n` new channels; waits for each to connect.
   // Returns an empty vector when one did not connect within the timeout.
-  std::vector<std::unique_ptr<EventStore::Stub>> NewStubs(int n) {
+  std::vector<std::unique_ptr<EventStore::Stub>> NewStubs(
+      int n, ReceiveWindow window = ReceiveWindow::kAdaptive) {
     std::vector<std::unique_ptr<EventStore::Stub>> stubs;
     for (int i = 0; i < n; ++i) {
-      std::shared_ptr<grpc::Channel> channel = NewChannel();
+      std::shared_ptr<grpc::Channel> channel = NewChannel(window);
       if (!channel->WaitForConnected(DeadlineIn(SecondsFlag(flags_.connect_timeout)))) {
         fmt::print(stderr, "dealwire-bench: cannot connect to {} within {} s\n", flags_.server,
                    flags_.connect_timeout);
@@ -664,33 +689,62 @@ CallTotals UpdateLoad(Env& env, const std::vector<std::unique_ptr<EventStore::St
   return driver.Run(appends > 0 ? absl::Hours(1) : SecondsFlag(seconds));
 }
 
+// One measured append load: its totals and the cores used meanwhile
+// (CpuReport's text).
+struct AppendLoad {
+  CallTotals totals;
+  std::string cpu_text;
+};
+
+// Runs the append scenario's load on `stubs`: `warmup` seconds of unmeasured
+// appends (none when --events is given), then --duration seconds (or
+// --events events) measured, of `batch` events per append from `callers`
+// callers.
+AppendLoad MeasureUpdateLoad(Env& env, const std::vector<std::unique_ptr<EventStore::Stub>>& stubs,
+                             int callers, int batch, double warmup) {
+  const Flags& flags = env.flags();
+  if (warmup > 0 && flags.events == 0) UpdateLoad(env, stubs, callers, batch, warmup, 0);
+  CpuReport cpu(flags.server_pid);
+  AppendLoad load;
+  load.totals = UpdateLoad(env, stubs, callers, batch, flags.duration, flags.events);
+  load.cpu_text = cpu.Finish();
+  return load;
+}
+
+// Prints the summary line of an append load, "<name>: <events/s> events/s
+// p50=… p90=… p99=… max=… events=… appends=… errors=… seconds=…", then the
+// cores used and `extra`; the first error goes to stderr. Returns whether no
+// append failed.
+bool PrintAppendLine(const std::string& name, const AppendLoad& load, std::string_view extra) {
+  const CallTotals& t = load.totals;
+  const double rate = t.seconds > 0 ? static_cast<double>(t.ok_events) / t.seconds : 0;
+  fmt::print(
+      "{}: {:.0f} events/s p50={:.2f}ms p90={:.2f}ms p99={:.2f}ms max={:.2f}ms events={} "
+      "appends={} errors={} seconds={:.2f}{}{}\n",
+      name, rate, t.latency.PercentileMs(0.50), t.latency.PercentileMs(0.90),
+      t.latency.PercentileMs(0.99), t.latency.MaxMs(), t.ok_events, t.ok_calls, t.errors, t.seconds,
+      load.cpu_text, extra);
+  if (t.errors > 0) fmt::print(stderr, "{}: first error: {}\n", name, t.first_error);
+  std::fflush(stdout);
+  return t.errors == 0;
+}
+
+// Returns how long an append load runs, for a `#` line: "<N> events" or
+// "<S> s (after <W> s warm-up)".
+std::string DescribeAppendLength(const Flags& flags) {
+  return flags.events > 0 ? fmt::format("{} events", flags.events)
+                          : fmt::format("{} s (after {} s warm-up)", flags.duration, flags.warmup);
+}
+
 bool RunAppendScenario(Env& env, int callers, int batch) {
   const Flags& flags = env.flags();
   std::vector<std::unique_ptr<EventStore::Stub>> stubs = env.NewStubs(flags.channels);
   if (stubs.empty() || !EnsureOrgsRegistered(env, stubs)) return false;
   const std::string name = fmt::format("append_{}x{}", batch, callers);
   fmt::print("# {}: {} callers x {} event(s) per append, {} client, {} channel(s), {}\n", name,
-             callers, batch, flags.client, flags.channels,
-             flags.events > 0
-                 ? fmt::format("{} events", flags.events)
-                 : fmt::format("{} s (after {} s warm-up)", flags.duration, flags.warmup));
+             callers, batch, flags.client, flags.channels, DescribeAppendLength(flags));
   std::fflush(stdout);
-  if (flags.warmup > 0 && flags.events == 0) {
-    UpdateLoad(env, stubs, callers, batch, flags.warmup, 0);
-  }
-  CpuReport cpu(flags.server_pid);
-  const CallTotals t = UpdateLoad(env, stubs, callers, batch, flags.duration, flags.events);
-  const std::string cpu_text = cpu.Finish();
-  const double rate = t.seconds > 0 ? static_cast<double>(t.ok_events) / t.seconds : 0;
-  fmt::print(
-      "{}: {:.0f} events/s p50={:.2f}ms p90={:.2f}ms p99={:.2f}ms max={:.2f}ms events={} "
-      "appends={} errors={} seconds={:.2f}{}\n",
-      name, rate, t.latency.PercentileMs(0.50), t.latency.PercentileMs(0.90),
-      t.latency.PercentileMs(0.99), t.latency.MaxMs(), t.ok_events, t.ok_calls, t.errors, t.seconds,
-      cpu_text);
-  if (t.errors > 0) fmt::print(stderr, "{}: first error: {}\n", name, t.first_error);
-  std::fflush(stdout);
-  return t.errors == 0;
+  return PrintAppendLine(name, MeasureUpdateLoad(env, stubs, callers, batch, flags.warmup), "");
 }
 
 // ---------------------------------------------------------------------------
@@ -949,13 +1003,27 @@ bool RunCatchupScenario(Env& env) {
 // What all live subscribers report to the scenario.
 class LiveBoard {
  public:
+  void Started() {
+    absl::MutexLock lock(&mu_);
+    ++started_;
+  }
   void CaughtUp() {
     absl::MutexLock lock(&mu_);
     ++caught_up_;
   }
-  void Done() {
+  void Done(grpc::StatusCode code) {
     absl::MutexLock lock(&mu_);
     ++done_;
+    ++done_codes_[code];
+  }
+  // Waits until `n` subscribers have their initial metadata (or are done) or
+  // `timeout` passed; returns the number started.
+  int AwaitStarted(int n, absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    const auto ready = [this, n]()
+                           ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return started_ + done_ >= n; };
+    mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+    return started_;
   }
   // Waits until `n` subscribers are caught up (or done) or `timeout` passed;
   // returns the number caught up.
@@ -974,11 +1042,18 @@ class LiveBoard {
     mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
     return done_;
   }
+  // Returns the number of subscribers done so far, by status code.
+  std::map<grpc::StatusCode, int> DoneCodes() {
+    absl::MutexLock lock(&mu_);
+    return done_codes_;
+  }
 
  private:
   absl::Mutex mu_;
+  int started_ ABSL_GUARDED_BY(mu_) = 0;
   int caught_up_ ABSL_GUARDED_BY(mu_) = 0;
   int done_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<grpc::StatusCode, int> done_codes_ ABSL_GUARDED_BY(mu_);
 };
 
 // One live subscriber: a Subscribe call from_end driven by a callback
@@ -987,19 +1062,33 @@ class LiveBoard {
 // mutex), except `received`, which it polls.
 class LiveSubscriber final : public grpc::ClientReadReactor<v1::SubscribeResponse> {
  public:
+  // Whether the subscriber reads its messages.
+  enum class Reading {
+    kRead,
+    kNever,  // starts the call but never reads (the unread scenario): only its
+             // initial metadata and its status arrive
+  };
+
   LiveSubscriber(const LoadEvents& events, LiveBoard& board, int group, int groups, bool filtered)
       : events_(events), board_(board), group_(group), groups_(groups), filtered_(filtered) {}
 
   // Starts the call. REQUIRES: called once.
-  void Start(Env& env, EventStore::Stub& stub, const v1::SubscribeRequest& request) {
+  void Start(Env& env, EventStore::Stub& stub, const v1::SubscribeRequest& request,
+             Reading reading = Reading::kRead) {
     request_ = request;
     env.Prepare(&context_, std::nullopt);
     stub.async()->Subscribe(&context_, &request_, this);
-    StartRead(&response_);
+    if (reading == Reading::kRead) StartRead(&response_);
     StartCall();
   }
 
   void Cancel() { context_.TryCancel(); }
+
+  // Runs when the server's initial metadata arrives, which needs no read:
+  // dealwired sends it with its first message (caught_up, for from_end).
+  void OnReadInitialMetadataDone(bool ok) override {
+    if (ok) board_.Started();  // else OnDone follows
+  }
 
   void OnReadDone(bool ok) override {
     if (!ok) return;  // OnDone follows
@@ -1032,7 +1121,7 @@ class LiveSubscriber final : public grpc::ClientReadReactor<v1::SubscribeRespons
 
   void OnDone(const grpc::Status& s) override {
     status = s;
-    board_.Done();
+    board_.Done(s.error_code());
   }
 
   int group() const { return group_; }
@@ -1396,6 +1485,154 @@ bool RunLiveScenario(Env& env) {
 }
 
 // ---------------------------------------------------------------------------
+// unread
+// ---------------------------------------------------------------------------
+
+// The memory of one process, from /proc/<pid>/status, in KiB.
+struct ProcMemory {
+  uint64_t rss_kib = 0;  // VmRSS: resident now
+  uint64_t hwm_kib = 0;  // VmHWM: the most that was resident
+};
+
+// Returns the memory of process `pid` (0: this process), or nullopt when
+// /proc cannot be read (the process is gone, or is not on this host).
+std::optional<ProcMemory> ReadProcMemory(pid_t pid) {
+  std::ifstream in(pid == 0 ? std::string("/proc/self/status")
+                            : fmt::format("/proc/{}/status", pid));
+  ProcMemory out;
+  bool rss = false;
+  bool hwm = false;
+  std::string key;
+  // Lines "VmRSS:\t  12345 kB"; the values of other keys are skipped.
+  while (in >> key) {
+    if (key == "VmRSS:") {
+      rss = static_cast<bool>(in >> out.rss_kib);
+    } else if (key == "VmHWM:") {
+      hwm = static_cast<bool>(in >> out.hwm_kib);
+    }
+    in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+  }
+  if (!rss || !hwm) return std::nullopt;
+  return out;
+}
+
+// Returns " <who>_rss_mb=…" (and " <who>_hwm_mb=…" when `with_hwm`), in MiB,
+// of process `pid` (0: this process); empty when it cannot be read.
+std::string DescribeMemory(std::string_view who, pid_t pid, bool with_hwm) {
+  const std::optional<ProcMemory> m = ReadProcMemory(pid);
+  if (!m) return "";
+  std::string out = fmt::format(" {}_rss_mb={:.1f}", who, static_cast<double>(m->rss_kib) / 1024);
+  if (with_hwm) {
+    out += fmt::format(" {}_hwm_mb={:.1f}", who, static_cast<double>(m->hwm_kib) / 1024);
+  }
+  return out;
+}
+
+// Returns the server's memory as DescribeMemory does; empty without
+// --server-pid.
+std::string DescribeServerMemory(const Flags& flags, bool with_hwm) {
+  return flags.server_pid > 0 ? DescribeMemory("server", flags.server_pid, with_hwm) : "";
+}
+
+// Returns `codes` as "CODE:n,CODE:n" in code order ("none" when empty).
+std::string DescribeCodes(const std::map<grpc::StatusCode, int>& codes) {
+  if (codes.empty()) return "none";
+  std::vector<std::string> parts;
+  for (const auto& [code, n] : codes) {
+    // grpc::StatusCode and absl::StatusCode share their numbers.
+    parts.push_back(
+        absl::StrCat(absl::StatusCodeToString(static_cast<absl::StatusCode>(code)), ":", n));
+  }
+  return absl::StrJoin(parts, ",");
+}
+
+// Runs the append load of `append` (1 event per append from --callers
+// callers) twice: alone (baseline), then with --unread-subscribers Subscribe
+// calls open (from_end, no filter, LiveSubscribers on --subscriber-channels
+// connections with fixed receive windows) that never read, so every appended
+// event is for each of them and none is taken. The second phase has no
+// warm-up (the connections are warm from the first): its figures include the
+// time the subscribers' flow-control windows fill. Then cancels the calls.
+// Returns false when an append failed or a call did not end within 30 s of
+// its cancellation.
+bool RunUnreadScenario(Env& env) {
+  const Flags& flags = env.flags();
+  std::vector<std::unique_ptr<EventStore::Stub>> stubs = env.NewStubs(flags.channels);
+  if (stubs.empty() || !EnsureOrgsRegistered(env, stubs)) return false;
+  const int n = flags.unread_subscribers;
+  const std::string baseline_name = fmt::format("unread_baseline_1x{}", flags.callers);
+  const std::string name = fmt::format("unread_{}_1x{}", n, flags.callers);
+  fmt::print("# {}: {} callers x 1 event per append, {} client, {} channel(s), {}\n", baseline_name,
+             flags.callers, flags.client, flags.channels, DescribeAppendLength(flags));
+  std::fflush(stdout);
+  const AppendLoad baseline = MeasureUpdateLoad(env, stubs, flags.callers, 1, flags.warmup);
+  bool ok = PrintAppendLine(baseline_name, baseline, DescribeServerMemory(flags, false));
+
+  // Fixed receive windows: with gRPC's adaptive ones the client's transport
+  // keeps taking the unread messages (megabytes per call), and the server
+  // would serve fast readers, not subscribers that stopped reading.
+  std::vector<std::unique_ptr<EventStore::Stub>> sub_stubs =
+      env.NewStubs(flags.subscriber_channels, Env::ReceiveWindow::kFixed);
+  if (sub_stubs.empty()) return false;
+  fmt::print(
+      "# {}: {} Subscribe calls (from_end, no filter) on {} channel(s) without BDP probing that "
+      "never read, then the same appends without warm-up\n",
+      name, n, flags.subscriber_channels);
+  std::fflush(stdout);
+  LiveBoard board;
+  std::vector<std::unique_ptr<LiveSubscriber>> subscribers;
+  subscribers.reserve(n);
+  v1::SubscribeRequest request;
+  request.set_from_end(true);
+  const SteadyClock::time_point subscribe_start = SteadyClock::now();
+  for (int j = 0; j < n; ++j) {
+    subscribers.push_back(std::make_unique<LiveSubscriber>(env.events(), board, /*group=*/0,
+                                                           /*groups=*/1, /*filtered=*/false));
+    subscribers.back()->Start(env, *sub_stubs[j % sub_stubs.size()], request,
+                              LiveSubscriber::Reading::kNever);
+  }
+  // Started: the server's initial metadata arrived (it comes with caught_up).
+  const int started = board.AwaitStarted(n, absl::Seconds(30));
+  const double subscribe_seconds = Seconds(SteadyClock::now() - subscribe_start);
+  if (started < n) {
+    fmt::print(stderr, "{}: only {} of {} calls started within 30 s\n", name, started, n);
+  }
+
+  const AppendLoad unread = MeasureUpdateLoad(env, stubs, flags.callers, 1, /*warmup=*/0);
+  const std::string memory = DescribeServerMemory(flags, true) + DescribeMemory("client", 0, false);
+  // Calls done before the cancellation below were ended by the server (or
+  // the connection).
+  const std::map<grpc::StatusCode, int> ended_codes = board.DoneCodes();
+  int ended = 0;
+  for (const auto& [code, count] : ended_codes) ended += count;
+  const double baseline_p99 = baseline.totals.latency.PercentileMs(0.99);
+  const double p99_ratio =
+      baseline_p99 > 0 ? unread.totals.latency.PercentileMs(0.99) / baseline_p99 : 0;
+  ok = PrintAppendLine(name, unread,
+                       fmt::format("{} p99_ratio={:.2f} ended={} ended_codes={} subscribers={} "
+                                   "started={} subscribe_s={:.2f}",
+                                   memory, p99_ratio, ended, DescribeCodes(ended_codes), n, started,
+                                   subscribe_seconds)) &&
+       ok;
+
+  const SteadyClock::time_point cancel_start = SteadyClock::now();
+  for (auto& s : subscribers) s->Cancel();
+  const int done = board.AwaitDone(n, absl::Seconds(30));
+  if (done < n) {
+    // Their reactors may still run: leave them alive.
+    fmt::print(stderr, "{}: {} calls did not end within 30 s of their cancellation\n", name,
+               n - done);
+    for (auto& s : subscribers) s.release();
+    return false;
+  }
+  fmt::print("# {}: all calls ended {:.2f} s after their cancellation: {}{}\n", name,
+             Seconds(SteadyClock::now() - cancel_start), DescribeCodes(board.DoneCodes()),
+             DescribeServerMemory(flags, false));
+  std::fflush(stdout);
+  return ok;
+}
+
+// ---------------------------------------------------------------------------
 // health
 // ---------------------------------------------------------------------------
 
@@ -1457,28 +1694,29 @@ int main(int argc, char** argv) {
   app.add_option("--server", flags.server, "dealwired address HOST:PORT")->capture_default_str();
   app.add_option("--scenario", flags.scenarios,
                  "scenarios to run, comma-separated: all (= append,append-batch,catchup,live), "
-                 "append, append-batch, catchup, live, ping (cheap reads: the RPC floor), health; "
-                 "on a loaded data set (not in all): projection-catchup, captable, rebuild")
+                 "append, append-batch, catchup, live, ping (cheap reads: the RPC floor), health, "
+                 "unread (appends beside subscribers that never read); on a loaded data set (not "
+                 "in all): projection-catchup, captable, rebuild")
       ->delimiter(',')
       ->check(CLI::IsMember({"all", "append", "append-batch", "catchup", "live", "ping", "health",
-                             "projection-catchup", "captable", "rebuild"}))
+                             "unread", "projection-catchup", "captable", "rebuild"}))
       ->capture_default_str();
   app.add_option("--duration", flags.duration,
                  "seconds of the append, append-batch and live scenarios, and of each captable "
-                 "phase")
+                 "and unread phase")
       ->check(CLI::Range(0.1, 3600.0))
       ->capture_default_str();
   app.add_option("--events", flags.events,
-                 "append/append-batch: stop after this many events instead of --duration (0: use "
-                 "--duration)")
+                 "append/append-batch (and each unread phase): stop after this many events "
+                 "instead of --duration (0: use --duration)")
       ->capture_default_str();
   app.add_option("--warmup", flags.warmup,
-                 "seconds of unmeasured appends before append/append-batch (of current cap "
-                 "tables before captable)")
+                 "seconds of unmeasured appends before append/append-batch and the unread "
+                 "baseline (of current cap tables before captable)")
       ->check(CLI::Range(0.0, 600.0))
       ->capture_default_str();
   app.add_option("--callers", flags.callers,
-                 "append, ping: concurrent callers (one call in flight each)")
+                 "append, ping, unread: concurrent callers (one call in flight each)")
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
   app.add_option("--batch", flags.batch, "append-batch: events per append")
@@ -1500,7 +1738,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
   app.add_option("--channels", flags.channels,
-                 "append, append-batch, ping, captable: connections the callers are spread over")
+                 "append, append-batch, ping, captable, unread: connections the callers are spread "
+                 "over")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
   app.add_option("--orgs", flags.orgs,
@@ -1534,8 +1773,12 @@ int main(int argc, char** argv) {
   app.add_option("--subscribers", flags.subscribers, "live: concurrent live subscribers (from_end)")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
+  app.add_option("--unread-subscribers", flags.unread_subscribers,
+                 "unread: Subscribe calls (from_end, no filter) that never read a message")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
   app.add_option("--subscriber-channels", flags.subscriber_channels,
-                 "live: connections the subscribers share")
+                 "live, unread: connections the subscribers share")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
   app.add_option("--rate", flags.rate, "live: appended events per second")
@@ -1584,7 +1827,8 @@ int main(int argc, char** argv) {
   app.add_option("--token", flags.token,
                  "bearer token sent as 'authorization: Bearer …' (empty: none)");
   app.add_option("--server-pid", flags.server_pid,
-                 "pid of the server on this host, to report its CPU use per scenario (0: do not)")
+                 "pid of the server on this host, to report its CPU use per scenario (and its "
+                 "memory in unread) (0: do not)")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
@@ -1626,6 +1870,9 @@ int main(int argc, char** argv) {
   }
   if (dealwire::bench::Selected(flags, "live")) {
     ok = dealwire::bench::RunLiveScenario(env) && ok;
+  }
+  if (dealwire::bench::Selected(flags, "unread")) {
+    ok = dealwire::bench::RunUnreadScenario(env) && ok;
   }
   const dealwire::bench::IntelOptions intel = dealwire::bench::IntelOptionsOf(flags);
   if (dealwire::bench::Selected(flags, "projection-catchup")) {
