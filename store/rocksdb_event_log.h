@@ -381,7 +381,8 @@ class RocksDbEventLog final : public EventLog {
 
   std::shared_mutex listeners_mu_;
   std::vector<std::pair<uint64_t, CommitListener>> listeners_;  // guarded by listeners_mu_
-  uint64_t next_listener_id_ = 1;                               // guarded by listeners_mu_
+  // Ids of both kinds of listeners.
+  std::atomic<uint64_t> next_listener_id_{1};
   std::mutex events_listeners_mu_;
   // guarded by events_listeners_mu_
   std::vector<std::pair<uint64_t, EventsListener>> events_listeners_;

@@ -104,7 +104,10 @@ absl::StatusOr<std::vector<RecordedEvent>> RocksDbEventLog::ReadStream(
     absl::string_view stream, Direction direction, std::optional<StreamVersion> from,
     size_t limit) const {
   std::vector<uint64_t> positions;
+  absl::StatusOr<std::vector<RecordedEvent>> events;
   {
+    // One hold of the lock for the index and the records: a reopen after a
+    // storage error replaces db_.
     std::shared_lock l(db_mu_);
     if (db_ == nullptr) return Unreadable();
     StreamRange range(stream);
@@ -143,8 +146,8 @@ absl::StatusOr<std::vector<RecordedEvent>> RocksDbEventLog::ReadStream(
       }
     }
     if (!it->status().ok()) return FromRocks(it->status(), "reading the stream index");
+    events = MultiRead(positions);
   }
-  absl::StatusOr<std::vector<RecordedEvent>> events = MultiRead(positions);
   if (events.ok() && events->empty() && limit > 0) {
     // Tell "no such stream" from "nothing at or past `from`".
     absl::StatusOr<StreamVersion> v = GetStreamVersion(stream);

@@ -123,10 +123,14 @@ void RocksDbEventLog::WriterLoop() {
       if (queue_.empty() && closing_) break;  // everything queued is written
       closing = closing_;
       size_t events = 0;
+      // A proposal's events are encoded later, on this thread: its count
+      // is the proposal's.
+      const auto count = [](const PendingAppend& a) {
+        return a.proposal != nullptr ? a.proposal->size() : a.events.size();
+      };
       while (!queue_.empty() &&
-             (group.empty() ||
-              events + queue_.front().events.size() <= options_.max_group_events)) {
-        events += queue_.front().events.size();
+             (group.empty() || events + count(queue_.front()) <= options_.max_group_events)) {
+        events += count(queue_.front());
         queued_bytes_ -= queue_.front().bytes;
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();

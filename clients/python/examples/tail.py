@@ -63,8 +63,10 @@ def main():
                                  reconnect_timeout=None)
         try:
             for event in deals:
-                print(describe(event), flush=True)
+                # Counted first: a SIGTERM between the two would otherwise
+                # report a deal it printed as not seen.
                 count += 1
+                print(describe(event), flush=True)
                 if args.max_events and count >= args.max_events:
                     break
         except KeyboardInterrupt:
