@@ -140,6 +140,7 @@ struct Flags {
   uint32_t catchup_batch = 1000;
   int subscribers = 1000;
   int unread_subscribers = 5000;
+  double unread_settle = 20;
   int subscriber_channels = 4;
   double rate = 10000;
   int live_batch = 10;
@@ -1598,7 +1599,10 @@ bool RunUnreadScenario(Env& env) {
     fmt::print(stderr, "{}: only {} of {} calls started within 30 s\n", name, started, n);
   }
 
-  const AppendLoad unread = MeasureUpdateLoad(env, stubs, flags.callers, 1, /*warmup=*/0);
+  // Appended but not measured while the calls' flow-control windows fill
+  // (the server then serves them as readers); measured after.
+  const AppendLoad unread =
+      MeasureUpdateLoad(env, stubs, flags.callers, 1, /*warmup=*/flags.unread_settle);
   const std::string memory = DescribeServerMemory(flags, true) + DescribeMemory("client", 0, false);
   // Calls done before the cancellation below were ended by the server (or
   // the connection).
@@ -1776,6 +1780,11 @@ int main(int argc, char** argv) {
   app.add_option("--unread-subscribers", flags.unread_subscribers,
                  "unread: Subscribe calls (from_end, no filter) that never read a message")
       ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  app.add_option("--unread-settle", flags.unread_settle,
+                 "unread: seconds of unmeasured appends after the calls start, while their "
+                 "flow-control windows fill (0: measure the filling too)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--subscriber-channels", flags.subscriber_channels,
                  "live, unread: connections the subscribers share")

@@ -203,15 +203,15 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
           finished_ = true;
         } else if (cursor_.has_value()) {
           SubscriptionCursor::Step step = SubscriptionCursor::Step::kProduced;
+          const absl::Time now = absl::Now();
           // A filter may pass over a whole step of the tail without a
           // message: step on until there is one to send, or none for now.
-          while (!reading_ && HasRoomLocked()) {
+          while (!reading_ && MayFillLocked(now)) {
             const size_t before = pending_.size();
             step = cursor_->NextFromTail(&pending_, budget_ - current_bytes_ - pending_bytes_);
             for (size_t i = before; i < pending_.size(); ++i) pending_bytes_ += pending_[i]->size();
             if (step != SubscriptionCursor::Step::kProduced || !pending_.empty()) break;
           }
-          const absl::Time now = absl::Now();
           if (!writing_ && !pending_.empty()) {
             next = TakeLocked();
           } else if (!writing_ && !reading_ && now - last_write_ >= heartbeat_) {
@@ -227,7 +227,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
             write_started_ = now;
             last_write_ = now;
           }
-          if (step == SubscriptionCursor::Step::kNeedsLog && HasRoomLocked()) {
+          if (step == SubscriptionCursor::Step::kNeedsLog && MayFillLocked(now)) {
             reading_ = true;
             read = budget_ - current_bytes_ - pending_bytes_;
           } else if (step == SubscriptionCursor::Step::kAtEnd && !armed_) {
@@ -284,8 +284,18 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   // How long a cut-off subscriber has to take its status before its call is
   // cancelled.
   static constexpr absl::Duration kCutGrace = absl::Seconds(5);
+  // How long a write may be in flight while the next messages are prepared.
+  static constexpr absl::Duration kPrefetchWhileWriting = absl::Milliseconds(100);
 
-  bool HasRoomLocked() const { return current_bytes_ + pending_bytes_ < budget_; }
+  // Whether to take more messages: there is room in the budget, and no
+  // write has been in flight for long. A client that stopped reading thus
+  // keeps what it had when it stopped (not a full budget each, from the
+  // log), and a reading one still gets the next batch read while one is
+  // written.
+  bool MayFillLocked(absl::Time now) const {
+    return current_bytes_ + pending_bytes_ < budget_ &&
+           (!writing_ || now - write_started_ < kPrefetchWhileWriting);
+  }
 
   // Takes the next message to write from pending_: an event message joined
   // with the event messages after it, up to max_batch_ and the budget, into
