@@ -227,7 +227,10 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
             write_started_ = now;
             last_write_ = now;
           }
-          if (step == SubscriptionCursor::Step::kNeedsLog && MayFillLocked(now)) {
+          // A read of the log is a hop to another thread: only once a
+          // quarter of the budget is free, not for every message sent.
+          if (step == SubscriptionCursor::Step::kNeedsLog && MayFillLocked(now) &&
+              budget_ - current_bytes_ - pending_bytes_ >= budget_ / 4) {
             reading_ = true;
             read = budget_ - current_bytes_ - pending_bytes_;
           } else if (step == SubscriptionCursor::Step::kAtEnd && !armed_) {
