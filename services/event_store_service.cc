@@ -73,6 +73,11 @@ bool ParseByteBuffer(const grpc::ByteBuffer& buffer, google::protobuf::Message* 
   return out->ParseFromString(bytes);
 }
 
+// What a call gets when the executor's queue is full.
+absl::Status BusyError() {
+  return absl::UnavailableError("the server is busy (its queue of synced writes is full); retry");
+}
+
 // A Subscribe call refused before it started.
 class RefusedSubscribe final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
@@ -88,9 +93,9 @@ class RefusedSubscribe final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
 // come from the live tail on the calling thread (memory only) or, behind
 // its window, from the log on the executor, read while the previous write
 // is in flight. When it is at the end it arms the tail once; a subscriber
-// whose client does not read has a write in flight and a full budget, so it
-// is neither woken nor holds more, and past Options::subscriber_stall_timeout
-// it is cut off.
+// whose write has been in flight for 100 ms (its client does not read)
+// prepares nothing more, so it is neither woken nor holds more, and past
+// Options::subscriber_stall_timeout it is cut off.
 class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   using Message = SubscriptionCursor::Message;
@@ -208,7 +213,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
           // message: step on until there is one to send, or none for now.
           while (!reading_ && MayFillLocked(now)) {
             const size_t before = pending_.size();
-            step = cursor_->NextFromTail(&pending_, budget_ - current_bytes_ - pending_bytes_);
+            step = cursor_->NextFromTail(&pending_, RoomLocked());
             for (size_t i = before; i < pending_.size(); ++i) pending_bytes_ += pending_[i]->size();
             if (step != SubscriptionCursor::Step::kProduced || !pending_.empty()) break;
           }
@@ -230,9 +235,9 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
           // A read of the log is a hop to another thread: only once a
           // quarter of the budget is free, not for every message sent.
           if (step == SubscriptionCursor::Step::kNeedsLog && MayFillLocked(now) &&
-              budget_ - current_bytes_ - pending_bytes_ >= budget_ / 4) {
+              RoomLocked() >= budget_ / 4) {
             reading_ = true;
-            read = budget_ - current_bytes_ - pending_bytes_;
+            read = RoomLocked();
           } else if (step == SubscriptionCursor::Step::kAtEnd && !armed_) {
             armed_ = true;
             arm_at = cursor_->next();
@@ -296,8 +301,12 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   // log), and a reading one still gets the next batch read while one is
   // written.
   bool MayFillLocked(absl::Time now) const {
-    return current_bytes_ + pending_bytes_ < budget_ &&
-           (!writing_ || now - write_started_ < kPrefetchWhileWriting);
+    return RoomLocked() > 0 && (!writing_ || now - write_started_ < kPrefetchWhileWriting);
+  }
+  // What is left of the budget (a single message may overrun it).
+  size_t RoomLocked() const {
+    const size_t held = current_bytes_ + pending_bytes_;
+    return held < budget_ ? budget_ - held : 0;
   }
 
   // Takes the next message to write from pending_: an event message joined
@@ -390,8 +399,7 @@ void EventStoreService::Offload(grpc::ServerUnaryReactor* reactor,
     reactor->Finish(ToGrpcStatus(std::move(work)()));
   });
   if (!queued) {
-    reactor->Finish(ToGrpcStatus(
-        absl::UnavailableError("the server is busy (its queue of synced writes is full); retry")));
+    reactor->Finish(ToGrpcStatus(BusyError()));
   }
 }
 
@@ -671,8 +679,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventStoreService::Subscribe(
           named->Begin(SubscriptionCursor(log_, &tail_, after + 1, *std::move(parsed), interval));
         });
     if (!queued) {
-      named->Begin(std::nullopt, absl::UnavailableError(
-                                     "the server is busy (its queue of synced writes is full); retry"));
+      named->Begin(std::nullopt, BusyError());
     }
     return named;
   }();

@@ -58,7 +58,7 @@ class EventStoreService final : public dealwire::v1::EventStore::WithRawCallback
     absl::Duration tick = absl::Milliseconds(100);
     // The bytes of messages one subscription holds for its client: the
     // message in flight and those ready after it (a batch stops growing at
-    // it; one event larger than it still goes, alone). A subscriber that
+    // half of it; one event larger than it still goes, alone). A subscriber that
     // does not read thus holds at most this much besides gRPC's own state
     // for the call, and once the live buffer has moved past it, it is told
     // `fell_behind` and continues from the log. Default: 256 KiB

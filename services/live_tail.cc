@@ -140,20 +140,6 @@ std::vector<uint64_t> LiveTail::Take(const std::deque<Batch>& batches, bool anyo
   return fire;
 }
 
-LiveTail::ReadResult LiveTail::Read(uint64_t from, size_t max, size_t max_bytes,
-                                    std::vector<std::shared_ptr<const TailEntry>>* out) const {
-  std::lock_guard l(mu_);
-  if (from > last_) return ReadResult::kNothingNew;
-  if (window_.empty() || from < window_.front()->position) return ReadResult::kEvicted;
-  size_t i = from - window_.front()->position;
-  size_t bytes = 0;
-  for (size_t n = 0; i < window_.size() && n < max && (n == 0 || bytes < max_bytes); ++i, ++n) {
-    bytes += window_[i]->message->size();
-    out->push_back(window_[i]);
-  }
-  return ReadResult::kOk;
-}
-
 LiveTail::ReadResult LiveTail::Visit(
     uint64_t from, size_t max,
     absl::FunctionRef<bool(const std::shared_ptr<const TailEntry>&)> visit) const {

@@ -4,8 +4,7 @@
 //   LiveTail tail(log, 32768, 64 << 20);
 //   tail.Start();
 //   const uint64_t id = tail.Watch([&] { ... });   // e.g. a subscriber's Pump
-//   std::vector<std::shared_ptr<const TailEntry>> entries;
-//   switch (tail.Read(next_position, 256, 1 << 20, &entries)) {
+//   switch (tail.Visit(next_position, 256, [&](const auto& entry) { ...; return true; })) {
 //     case LiveTail::ReadResult::kNothingNew:
 //       if (!tail.Arm(id, next_position)) { /* it came meanwhile: read again */ }
 //     ...
@@ -72,11 +71,6 @@ class LiveTail {
   void Start();
   // Stops following; idempotent. Watchers are not called after it returns.
   void Stop();
-
-  // Appends to `out` the entries from position `from` on: at most `max`, and
-  // no more once their messages reach `max_bytes` (at least one).
-  ReadResult Read(uint64_t from, size_t max, size_t max_bytes,
-                  std::vector<std::shared_ptr<const TailEntry>>* out) const;
 
   // Calls `visit` with the entries from position `from` on, in order, at
   // most `max`, until it returns false. It runs under the tail's lock (so

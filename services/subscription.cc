@@ -62,7 +62,7 @@ absl::StatusOr<EventFilter> EventFilter::FromProto(const v1::SubscriptionFilter&
           "%s.event_types[%d]: '%s' is not an event type (e.g. \"InvestmentReported\")", field, i,
           proto.event_types(i).substr(0, 100)));
     }
-    f.types_.insert(proto.event_types(i));
+    f.types_.Insert(proto.event_types(i));
   }
   for (int i = 0; i < proto.stream_prefixes_size(); ++i) {
     const std::string& p = proto.stream_prefixes(i);
@@ -78,38 +78,38 @@ absl::StatusOr<EventFilter> EventFilter::FromProto(const v1::SubscriptionFilter&
           "%s.org_ids[%d]: '%s' is not an organization id (1..100 of [a-z0-9-])", field, i,
           proto.org_ids(i).substr(0, 100)));
     }
-    f.org_tags_.insert(domain::OrgTag(proto.org_ids(i)));
+    f.org_tags_.Insert(domain::OrgTag(proto.org_ids(i)));
   }
-  if (f.types_.size() <= kSmall) f.small_types_.assign(f.types_.begin(), f.types_.end());
-  if (f.org_tags_.size() <= kSmall) f.small_org_tags_.assign(f.org_tags_.begin(), f.org_tags_.end());
   return f;
 }
 
-namespace {
-// Whether `set` holds `s`: a few compares for a small filter (the usual
-// case: every live subscriber checks every event, so hashing each type and
-// tag once per subscriber was most of the live tail's work), a lookup for a
-// large one.
-bool Holds(const absl::flat_hash_set<std::string>& set, const std::vector<std::string>& small,
-           absl::string_view s) {
-  if (set.size() > EventFilter::kSmall) return set.contains(s);
-  for (const std::string& x : small) {
-    if (x.size() == s.size() && x == s) return true;
+void NameSet::Insert(std::string name) {
+  if (Contains(name)) return;
+  names_.push_back(std::move(name));
+  if (names_.size() > kSmall) {
+    if (index_.empty()) index_.insert(names_.begin(), names_.end());
+    index_.insert(names_.back());
+  }
+}
+
+bool NameSet::Contains(absl::string_view name) const {
+  if (!index_.empty()) return index_.contains(name);
+  for (const std::string& n : names_) {
+    if (n == name) return true;
   }
   return false;
 }
-}  // namespace
 
 bool EventFilter::Matches(absl::string_view type, absl::string_view stream,
                           const std::vector<std::string>& tags) const {
-  if (!types_.empty() && !Holds(types_, small_types_, type)) return false;
+  if (!types_.empty() && !types_.Contains(type)) return false;
   if (!prefixes_.empty() &&
       std::none_of(prefixes_.begin(), prefixes_.end(),
                    [&](const std::string& p) { return absl::StartsWith(stream, p); })) {
     return false;
   }
   if (!org_tags_.empty() && std::none_of(tags.begin(), tags.end(), [&](const std::string& t) {
-        return Holds(org_tags_, small_org_tags_, t);
+        return org_tags_.Contains(t);
       })) {
     return false;
   }

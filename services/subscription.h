@@ -27,6 +27,24 @@
 
 namespace dealwire::services {
 
+// A set of names a filter checks every event against: a few compares while
+// it is short (the usual case: every live subscriber checks every event, and
+// hashing each type and tag per subscriber was most of the live tail's
+// work), a hash lookup once it is longer.
+class NameSet {
+ public:
+  // Adds `name` (once however often it is added).
+  void Insert(std::string name);
+  bool Contains(absl::string_view name) const;
+  bool empty() const { return names_.empty(); }
+
+ private:
+  // Lists up to this long are matched by comparing, not hashing.
+  static constexpr size_t kSmall = 8;
+  std::vector<std::string> names_;
+  absl::flat_hash_set<std::string> index_;  // every name, once there are more than kSmall
+};
+
 // Which events a subscription or read delivers. An event matches when it
 // matches every non-empty list of the filter; within a list, any entry.
 class EventFilter {
@@ -40,16 +58,10 @@ class EventFilter {
                const std::vector<std::string>& tags) const;
   bool empty() const { return types_.empty() && prefixes_.empty() && org_tags_.empty(); }
 
-  // Lists up to this long are matched by comparing, not hashing.
-  static constexpr size_t kSmall = 8;
-
  private:
-  absl::flat_hash_set<std::string> types_;
+  NameSet types_;
   std::vector<std::string> prefixes_;
-  absl::flat_hash_set<std::string> org_tags_;
-  // The same entries, when there are at most kSmall of them.
-  std::vector<std::string> small_types_;
-  std::vector<std::string> small_org_tags_;
+  NameSet org_tags_;
 };
 
 // A serialized dealwire.v1.SubscribeResponse, shared by every subscriber
