@@ -148,8 +148,10 @@ bool IsStartedLine(absl::string_view line) {
   return absl::StartsWith(line, "dealwired ") && absl::StrContains(line, " started ");
 }
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address, bool own_connection) {
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address, bool own_connection,
+                                           bool fixed_window = false) {
   grpc::ChannelArguments args;
+  if (fixed_window) args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   args.SetMaxReceiveMessageSize(-1);
   args.SetMaxSendMessageSize(-1);
   if (own_connection) args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
@@ -364,6 +366,10 @@ ServerProcess::~ServerProcess() {
 
 std::shared_ptr<grpc::Channel> ServerProcess::NewChannel() const {
   return MakeChannel(address_, /*own_connection=*/true);
+}
+
+std::shared_ptr<grpc::Channel> ServerProcess::NewFixedWindowChannel() const {
+  return MakeChannel(address_, /*own_connection=*/true, /*fixed_window=*/true);
 }
 
 absl::StatusOr<ProcessExit> ServerProcess::Stop(absl::Duration timeout) {

@@ -136,6 +136,10 @@ class ServerProcess {
   // Returns a new channel with its own TCP connection (a local subchannel
   // pool), e.g. for a subscriber whose flow control must not affect others.
   std::shared_ptr<grpc::Channel> NewChannel() const;
+  // Like NewChannel, but the connection keeps each call's HTTP/2 receive
+  // window at its initial 64 KiB (no BDP probing): a call whose client does
+  // not read then stops the server after 64 KiB, as a slow reader would.
+  std::shared_ptr<grpc::Channel> NewFixedWindowChannel() const;
 
   // Releases this object's channel (not the copies callers hold), sends
   // SIGTERM and waits up to `timeout` for the child to exit; returns
