@@ -102,6 +102,7 @@ absl::Status DecisionState::CheckRound(const std::string& round, const std::stri
 void DecisionState::AddRoundRef(absl::string_view round, int delta) {
   auto it = deals_.find(round);
   if (it == deals_.end()) return;  // only for events Recover skipped
+  deals_.MarkDirty(it);
   it->second.round_refs += delta;
   undo_.push_back({Undo::kRoundRef, round, delta, nullptr});
 }

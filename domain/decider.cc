@@ -31,12 +31,12 @@ absl::Status Refused(absl::string_view base, absl::string_view leaf, absl::strin
 
 // --- Driving -----------------------------------------------------------------
 
-absl::Status DecisionState::Recover(const store::EventLog& log) {
-  // The log answers the lookups of amendments while recovering, and only then.
-  log_ = &log;
-  const absl::Status s = Replay(log);
-  log_ = nullptr;
-  return s;
+// A failed read of the kept state, as a decision's error: the log then
+// recovers (as from its own storage errors) and calls Recover.
+absl::Status DecisionState::ReadFailure() {
+  poisoned_ = true;
+  return absl::UnavailableError(
+      absl::StrCat("reading the decider's state: ", cache_.read_error.message()));
 }
 
 absl::Status DecisionState::Replay(const store::EventLog& log, uint64_t first) {
@@ -51,6 +51,7 @@ absl::Status DecisionState::Replay(const store::EventLog& log, uint64_t first) {
     for (const store::RecordedEvent& r : *page) {
       if (absl::Status s = DecodeEvent(r, &event); !s.ok()) return s;
       const absl::Status s = Apply(r.event_id, r.position.value(), event.payload(), "payload");
+      if (!cache_.read_error.ok()) return ReadFailure();
       if (s.ok()) {
         Commit();
       } else if (absl::IsFailedPrecondition(s) || absl::IsInvalidArgument(s)) {
@@ -59,6 +60,10 @@ absl::Status DecisionState::Replay(const store::EventLog& log, uint64_t first) {
       } else {
         return s;  // the log cannot be read
       }
+      through_ = r.position.value();
+      through_id_ = r.event_id;
+      ++replayed_;
+      if (absl::Status c = Checkpoint(/*force=*/false, /*sync=*/true); !c.ok()) return c;
     }
     from = page->back().position.next();
   }
@@ -68,6 +73,7 @@ absl::Status DecisionState::Decide(uint64_t first_position,
                                    const std::vector<const v1::EventPayload*>& payloads,
                                    const store::AcceptedEvents& accepted,
                                    std::vector<store::ProposedEvent>* events) {
+  if (poisoned_) return ReadFailure();
   accepted_ = &accepted;
   earlier_.clear();
   absl::Status s;
@@ -79,13 +85,22 @@ absl::Status DecisionState::Decide(uint64_t first_position,
     if (s.ok()) s = TagsOf(payload, &e.tags);
     if (s.ok()) earlier_.push_back({&e.event_id, position, &payload, &e.tags});
   }
-  if (s.ok()) {
-    Commit();
-  } else {
-    Rollback();
-  }
   accepted_ = nullptr;
   earlier_.clear();
+  if (!cache_.read_error.ok()) {
+    Commit();  // the cache is thrown away by the Recover that follows
+    return ReadFailure();
+  }
+  if (!s.ok()) {
+    Rollback();
+    return s;
+  }
+  Commit();
+  if (!events->empty()) {
+    through_ = first_position + events->size() - 1;
+    through_id_ = events->back().event_id;
+  }
+  if (s = Checkpoint(/*force=*/false, /*sync=*/false); !s.ok()) poisoned_ = true;
   return s;
 }
 
@@ -327,32 +342,30 @@ absl::StatusOr<std::optional<DecisionState::Found>> DecisionState::FindEvent(
 
 // --- DomainDecider -----------------------------------------------------------
 
-DomainDecider::DomainDecider() : state_(std::make_unique<internal::DecisionState>()) {}
-DomainDecider::~DomainDecider() = default;
+DomainDecider::DomainDecider(Options options) : options_(options) {}
+DomainDecider::~DomainDecider() { Closing(); }
 
 absl::Status DomainDecider::Recover(const store::EventLog& log) {
-  restored_ = false;
-  state_ = std::make_unique<internal::DecisionState>();
+  if (state_ == nullptr) {
+    state_ = std::make_unique<internal::DecisionState>(
+        options_.in_memory ? nullptr : &log.state(), options_.cache_bytes);
+  }
   return state_->Recover(log);
 }
 
-absl::StatusOr<std::string> DomainDecider::SaveState() {
-  std::string out;
-  state_->Save(&out);
-  return out;
+void DomainDecider::Closing() {
+  if (state_ != nullptr) state_->Close();
 }
 
-absl::Status DomainDecider::RestoreState(absl::string_view saved, store::Position at,
-                                         const store::EventLog& log) {
-  restored_ = false;
-  state_ = std::make_unique<internal::DecisionState>();
-  absl::Status s = state_->Restore(saved, at.value(), log);
-  if (!s.ok()) {
-    state_ = std::make_unique<internal::DecisionState>();
-    return s;
-  }
-  restored_ = true;
-  return absl::OkStatus();
+bool DomainDecider::restored() const { return state_ != nullptr && state_->restored(); }
+uint64_t DomainDecider::replayed() const { return state_ != nullptr ? state_->replayed() : 0; }
+size_t DomainDecider::cached_bytes() const { return state_ != nullptr ? state_->cached_bytes() : 0; }
+
+absl::StatusOr<std::string> DomainDecider::StateBytes() const {
+  if (state_ == nullptr) return absl::FailedPreconditionError("the decider is not recovered");
+  std::string out;
+  if (absl::Status s = state_->Save(&out); !s.ok()) return s;
+  return out;
 }
 
 absl::Status DomainDecider::Encode(absl::string_view stream, const store::Proposal& proposal,
@@ -385,6 +398,7 @@ absl::Status DomainDecider::Decide(absl::string_view /*stream*/, store::Position
   std::vector<const dealwire::v1::EventPayload*> payloads;
   payloads.reserve(p->size());
   for (size_t i = 0; i < p->size(); ++i) payloads.push_back(&p->event(i).payload());
+  if (state_ == nullptr) return absl::FailedPreconditionError("the decider is not recovered");
   return state_->Decide(first_position.value(), payloads, accepted, events);
 }
 

@@ -68,31 +68,51 @@ class DecisionState;
 
 class DomainDecider final : public store::Decider {
  public:
-  DomainDecider();
+  struct Options {
+    // Bytes the cached state may hold in memory; beyond them, entries not
+    // used lately and already written are evicted (and read back from the
+    // state space when needed). Changes not yet written are held besides.
+    // Default: 128 MiB
+    size_t cache_bytes = 128 << 20;
+    // Keep the state in memory only, not in the log's state space: for a
+    // second decider that replays a log only to compare states. Default:
+    // false
+    bool in_memory = false;
+  };
+
+  DomainDecider() : DomainDecider(Options{}) {}
+  explicit DomainDecider(Options options);
   ~DomainDecider() override;
 
   DomainDecider(const DomainDecider&) = delete;
   DomainDecider& operator=(const DomainDecider&) = delete;
 
-  // Rebuilds the state from every committed event of `log` and keeps `log`
+  // Brings the state up to every committed event of `log` and keeps `log`
   // for the lookups of amendments (it must outlive this decider's use).
-  // Events that break a rule (appended before the rule existed) are left out
-  // of the state: retracting one is accepted, correcting one is refused.
-  // Returns the log's read errors, or DATA_LOSS for an event that cannot be
-  // parsed.
+  // The state is kept in the log's state space (decision_store.cc): when
+  // what is kept there was written for this log's events, only the events
+  // after it are applied (none after a clean stop); otherwise it is dropped
+  // and the whole log replayed. Events that break a rule (appended before
+  // the rule existed) are left out of the state: retracting one is
+  // accepted, correcting one is refused. Returns the log's and the state
+  // space's read and write errors, or DATA_LOSS for an event that cannot
+  // be parsed.
   absl::Status Recover(const store::EventLog& log) override;
 
-  // The state as bytes (format 1, decision_snapshot.cc): the same state
-  // gives the same bytes. The log keeps them at Close.
-  absl::StatusOr<std::string> SaveState() override;
-  // Loads state from SaveState's bytes, then applies the log's events after
-  // `at` as Recover does. INVALID_ARGUMENT for bytes of another format
-  // (the log then falls back to Recover).
-  absl::Status RestoreState(absl::string_view saved, store::Position at,
-                            const store::EventLog& log) override;
-  // Whether the last Recover or RestoreState was a RestoreState that
-  // succeeded (what a start did).
-  bool restored() const { return restored_; }
+  // Writes what is not yet kept (every decided event is durable by now).
+  void Closing() override;
+
+  // Whether the last Recover started from the kept state (a start without
+  // replay), and how many events it applied.
+  bool restored() const;
+  uint64_t replayed() const;
+  // What the cached state holds in memory now (an estimate).
+  size_t cached_bytes() const;
+
+  // The whole state as bytes, wherever its entries are (cache or state
+  // space): the same state gives the same bytes. For comparing states; it
+  // reads the whole kept state.
+  absl::StatusOr<std::string> StateBytes() const;
 
   // Checks the events of `proposal` (an EventsProposal) as events of
   // `stream` — the stream name (printable ASCII without spaces), each
@@ -106,15 +126,16 @@ class DomainDecider final : public store::Decider {
   // their tags (see above). Returns OK, FAILED_PRECONDITION or
   // INVALID_ARGUMENT naming the field, the log's read errors, or
   // FAILED_PRECONDITION for an append of complete events (AppendAsync):
-  // this log's events go through Encode.
+  // this log's events go through Encode; UNAVAILABLE when the kept state
+  // cannot be read or written (the log then recovers, see store::Decider).
   absl::Status Decide(absl::string_view stream, store::Position first_position,
                       absl::Time recorded_time, const store::Proposal* proposal,
                       const store::AcceptedEvents& accepted,
                       std::vector<store::ProposedEvent>* events) override;
 
  private:
-  std::unique_ptr<internal::DecisionState> state_;
-  bool restored_ = false;
+  const Options options_;
+  std::unique_ptr<internal::DecisionState> state_;  // from the first Recover
 };
 
 }  // namespace dealwire::domain

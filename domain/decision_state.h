@@ -20,12 +20,16 @@
 // Thread-safety: none; the log's writer thread alone uses it (after Recover).
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <limits>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -35,13 +39,17 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "dealwire/v1/events.pb.h"
+#include "domain/paged_table.h"
 #include "store/event_log.h"
+#include "store/state_space.h"
 
 namespace dealwire::domain::internal {
 
 // Position meaning "the state as it is now", after every standing claim.
 inline constexpr uint64_t kNow = std::numeric_limits<uint64_t>::max();
 inline constexpr size_t kMaxAliases = 50;
+// The longest chain of parents the cycle check follows.
+inline constexpr size_t kMaxParentSteps = 1 << 20;
 
 // A change of an organization's aliases: its registration (always the first
 // claim) or an OrganizationUpdated that adds or removes some.
@@ -96,24 +104,78 @@ struct Target {
   std::vector<std::string> tags;       // the original's tags
 };
 
+// How each table's entries are kept in the state space (decision_store.cc):
+// integers as base-128 varints (signed ones zigzag-encoded), strings
+// length-prefixed.
+struct Unit {};
+struct OrgCodec {
+  static void Encode(const Org& o, std::string* out);
+  static bool Decode(absl::string_view in, Org* o);
+};
+struct DealCodec {
+  static void Encode(const Deal& d, std::string* out);
+  static bool Decode(absl::string_view in, Deal* d);
+};
+struct PartnershipCodec {
+  static void Encode(const Partnership& p, std::string* out);
+  static bool Decode(absl::string_view in, Partnership* p);
+};
+struct NumberCodec {
+  static void Encode(uint64_t v, std::string* out);
+  static bool Decode(absl::string_view in, uint64_t* v);
+};
+struct TextCodec {
+  static void Encode(const std::string& v, std::string* out) { *out = v; }
+  static bool Decode(absl::string_view in, std::string* v) {
+    v->assign(in.data(), in.size());
+    return true;
+  }
+};
+struct UnitCodec {
+  static void Encode(Unit, std::string*) {}
+  static bool Decode(absl::string_view in, Unit*) { return in.empty(); }
+};
+
+// Writes the state's batches to the state space once the events they
+// include are durable, in order, on a thread of its own
+// (decision_store.cc).
+class BatchWriter;
+
 // Returns FAILED_PRECONDITION "<base>.<leaf>: <what>" ("<base>: <what>" for
 // an empty leaf).
 absl::Status Refused(absl::string_view base, absl::string_view leaf, absl::string_view what);
 
 class DecisionState {
  public:
-  // Rebuilds the state from every committed event of `log` and keeps `log`
-  // for the lookups of amendments. See DomainDecider::Recover.
-  absl::Status Recover(const store::EventLog& log);
+  // `space`: where the state is kept (null: in memory only, for a replay
+  // that is only compared); `cache_bytes`: what the cached entries may
+  // hold in memory before clean ones are evicted.
+  DecisionState(store::StateSpace* space, size_t cache_bytes);
+  ~DecisionState();
+  DecisionState(const DecisionState&) = delete;
+  DecisionState& operator=(const DecisionState&) = delete;
 
-  // --- decision_snapshot.cc: the state as bytes ---
+  // --- decision_store.cc: where the state is kept ---
+  // Brings the state up to every committed event of `log`: from the state
+  // kept in the state space when it was written for these events (it names
+  // its last event's position and id), applying only the events after it;
+  // else by replaying the whole log, after dropping what the state space
+  // held. Forgets what is cached and drops every batch not yet written
+  // first. Keeps `log` for the lookups of amendments while it replays and
+  // for the writes that follow. See DomainDecider::Recover.
+  absl::Status Recover(const store::EventLog& log);
+  // Whether the last Recover started from the kept state, and how many
+  // events it applied.
+  bool restored() const { return restored_; }
+  uint64_t replayed() const { return replayed_; }
+  size_t cached_bytes() const { return cache_.bytes; }
+  // Writes every change not yet written and stops the writing thread.
+  // REQUIRES: every decided event is durable (or will never be).
+  void Close();
   // Appends the whole state to `out`, deterministically (the same state
-  // gives the same bytes). REQUIRES: no decision in progress.
-  void Save(std::string* out) const;
-  // Replaces the state with `saved` (from Save, when the log ended at
-  // `at`), then applies every committed event of `log` after `at`.
-  // INVALID_ARGUMENT when `saved` is not a state of this format.
-  absl::Status Restore(absl::string_view saved, uint64_t at, const store::EventLog& log);
+  // gives the same bytes, wherever its entries are). REQUIRES: no decision
+  // in progress. For comparing states: it reads every table.
+  absl::Status Save(std::string* out) const;
 
   // Checks the events of one append (`payloads[i]` of `events[i]`, which
   // would stand at `first_position + i`) in order, each against the state
@@ -125,6 +187,16 @@ class DecisionState {
                       std::vector<store::ProposedEvent>* events);
 
  private:
+  // --- decision_store.cc ---
+  // After a decision (or an event replayed) that stood: takes the changes
+  // into a batch when enough are dirty, and evicts when the cache is over
+  // its budget. `sync`: write the batch at once (the events are durable:
+  // replaying); else hand it to the writer, to be written once they are.
+  absl::Status Checkpoint(bool force, bool sync);
+  // Every table's dirty entries and the position they reach, as a batch.
+  store::StateBatch TakeDirty();
+  void ClearCache();
+
   // --- decider.cc: driving, lookups, tags ---
   // Applies every committed event of `log` from position `from` on, in
   // order.
@@ -153,6 +225,8 @@ class DecisionState {
   };
   absl::StatusOr<std::optional<Found>> FindEvent(const std::string& event_id);
   void Rollback();
+  // Refuses decisions after a failed read of the kept state (UNAVAILABLE).
+  absl::Status ReadFailure();
 
   // --- organizations.cc ---
   // Checks that every organization `p` names is registered before `at`.
@@ -230,6 +304,7 @@ class DecisionState {
   template <typename Map>
   void Save(Map& map, const std::string& key) {
     auto it = map.find(key);
+    map.MarkDirty(key);
     if (it == map.end()) {
       undo_.push_back({Undo::kCustom, {}, 0, [&map, key] { map.erase(key); }});
     } else {
@@ -264,13 +339,26 @@ class DecisionState {
   const store::EventLog* log_ = nullptr;               // during Recover
   const store::AcceptedEvents* accepted_ = nullptr;    // during Decide
   std::vector<Earlier> earlier_;                       // during Decide
-  absl::flat_hash_map<std::string, Org> orgs_;
-  absl::flat_hash_map<std::string, Deal> deals_;
-  absl::flat_hash_map<std::string, Partnership> partnerships_;
-  absl::flat_hash_map<std::string, uint64_t> facilities_;      // id → announced at
-  absl::flat_hash_map<std::string, uint64_t> retracted_;       // event id → retracted at
-  absl::flat_hash_map<std::string, std::string> corrections_;  // event id → latest correction
-  absl::flat_hash_set<std::string> skipped_;                   // events Recover could not apply
+  store::StateSpace* const space_;
+  const size_t cache_bytes_;
+  PageCache cache_;
+  std::unique_ptr<BatchWriter> writer_;  // with a state space, after Recover
+  // The last event the state includes.
+  uint64_t through_ = 0;
+  std::string through_id_;
+  bool restored_ = false;
+  uint64_t replayed_ = 0;
+  size_t evict_at_ = 0;    // Checkpoint sweeps the cache again from this size
+  // A read of the state space failed: the cache may be wrong, so every
+  // decision is refused (UNAVAILABLE) until Recover.
+  bool poisoned_ = false;
+  PagedTable<Org, OrgCodec> orgs_{'o', &cache_};
+  PagedTable<Deal, DealCodec> deals_{'d', &cache_};
+  PagedTable<Partnership, PartnershipCodec> partnerships_{'p', &cache_};
+  PagedTable<uint64_t, NumberCodec> facilities_{'f', &cache_};   // id → announced at
+  PagedTable<uint64_t, NumberCodec> retracted_{'r', &cache_};    // event id → retracted at
+  PagedTable<std::string, TextCodec> corrections_{'c', &cache_};  // event id → latest correction
+  PagedTable<Unit, UnitCodec> skipped_{'s', &cache_};             // events Recover could not apply
   // How to undo each change, newest last. Reference counts are the most
   // frequent changes: they are undone by key, without a closure.
   struct Undo {

@@ -60,6 +60,7 @@ void DecisionState::AddRefs(const v1::EventPayload& p, int delta) {
 void DecisionState::AddOrgRef(absl::string_view org, int delta) {
   auto it = orgs_.find(org);
   if (it == orgs_.end()) return;  // only for events Recover skipped
+  orgs_.MarkDirty(it);
   it->second.refs += delta;
   undo_.push_back({Undo::kOrgRef, org, delta, nullptr});
 }
@@ -161,7 +162,9 @@ absl::Status DecisionState::CheckNoCycle(const std::string& org, uint64_t at,
                                          absl::string_view doing) {
   std::string chain = org;
   std::string cur = ParentAt(org, at);
-  for (size_t steps = 0; !cur.empty() && steps <= orgs_.size(); ++steps) {
+  // Parents never form a cycle (this check keeps them so), so the walk ends
+  // at a root; the bound only stops it on a state that is corrupt.
+  for (size_t steps = 0; !cur.empty() && steps <= kMaxParentSteps; ++steps) {
     absl::StrAppend(&chain, " → ", cur);
     if (cur == org) {
       return Refused(base, leaf, absl::StrCat(doing, " would make the parents a cycle: ", chain));

@@ -44,6 +44,12 @@ int main(int argc, char** argv) {
                  "is ended with RESOURCE_EXHAUSTED (and its call cancelled 5 s later)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  app.add_option("--decider-cache-bytes", options.decider_cache_bytes,
+                 "bytes of the write side's domain state (organizations, deals, partnerships, "
+                 "amendments) held in memory; the rest is kept on disk and read back when an "
+                 "append needs it")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1} << 20, size_t{1} << 40));
   app.set_version_flag("--version", "dealwired " DEALWIRE_VERSION);
   CLI11_PARSE(app, argc, argv);
   options.subscriber_stall_timeout = absl::Seconds(stall_seconds);

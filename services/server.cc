@@ -69,7 +69,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   server->storage_health_ = std::make_shared<StorageHealth>();
 
   store::Options log_options;
-  log_options.decider = std::make_shared<domain::DomainDecider>();
+  log_options.decider = std::make_shared<domain::DomainDecider>(
+      domain::DomainDecider::Options{.cache_bytes = options.decider_cache_bytes});
   log_options.storage_listener = [health = server->storage_health_](const absl::Status& s) {
     health->Told(s);
   };

@@ -53,6 +53,9 @@ struct ServerOptions {
   // EventStoreService::Options). Default: 256 KiB, 60 s
   size_t subscriber_buffer_bytes = 256 << 10;
   absl::Duration subscriber_stall_timeout = absl::Seconds(60);
+  // What the write side's domain state may hold in memory; the rest is in
+  // the state space (domain::DomainDecider::Options). Default: 128 MiB
+  size_t decider_cache_bytes = 128 << 20;
 };
 
 class Server {

@@ -124,25 +124,11 @@ class Decider {
   // keeps appends failing until the next attempt).
   virtual absl::Status Recover(const EventLog& log) = 0;
 
-  // Optional: the decider's whole state, as bytes RestoreState takes back,
-  // so that a start need not replay the log. The log calls it on the
-  // writer thread every Options::decider_save_events events (the state then
-  // reflects every event written so far) and from Close, once every append
-  // is done, and keeps the bytes in its directory. The default keeps
+  // Optional: called by Close once every append is done and durable,
+  // before the state space closes, so that a decider keeping its state
+  // there (EventLog::state) writes what it has not yet. The default does
   // nothing.
-  virtual absl::StatusOr<std::string> SaveState() {
-    return absl::UnimplementedError("this decider keeps no state");
-  }
-
-  // Optional: replaces the decider's state with `saved` (from SaveState,
-  // when the log ended at `at`), then brings it up to every committed event
-  // of `log` after `at`. Called by OpenEventLog instead of Recover when the
-  // log holds saved state for its current events; on an error the log
-  // calls Recover instead. The default refuses, so Recover runs.
-  virtual absl::Status RestoreState(absl::string_view /*saved*/, Position /*at*/,
-                                    const EventLog& /*log*/) {
-    return absl::UnimplementedError("this decider keeps no state");
-  }
+  virtual void Closing() {}
 
   // Turns `proposal` (from ProposeAsync) into the events to store for
   // `stream`: fills `events` (empty on entry) with each event's id, type and
@@ -168,7 +154,10 @@ class Decider {
   //
   // If the log fails to write a group it accepted, the log fails every later
   // append until it has reopened and called Recover again (see "Storage
-  // errors"), so accepted state is never undone, only rebuilt.
+  // errors"), so accepted state is never undone, only rebuilt. UNAVAILABLE
+  // says the decider's own storage failed: the log treats it as its own
+  // storage error (that append and every later one fail, nothing of the
+  // group is written, and the recovery calls Recover).
   virtual absl::Status Decide(absl::string_view stream, Position first_position,
                               absl::Time recorded_time, const Proposal* proposal,
                               const AcceptedEvents& accepted,
@@ -232,13 +221,6 @@ struct Options {
   // or null for the machine's. Tests give one that injects faults. Default:
   // null
   std::shared_ptr<rocksdb::FileSystem> file_system;
-
-  // Besides at Close, the decider's state (Decider::SaveState) is saved
-  // every this many appended events, so that a start after kill -9 replays
-  // about that many events at most. The bytes are taken on the writer
-  // thread (appends wait meanwhile: the state grows with the log), the file
-  // written by a thread of its own. 0: at Close only. Default: 0
-  uint64_t decider_save_events = 0;
 
   // After a storage error (see "Storage errors" on EventLog), how long the
   // writer waits between attempts to reopen the log. Default: 1 s
@@ -383,8 +365,10 @@ class EventLog {
   virtual MetadataStore& metadata() = 0;
 
   // The key-value space beside the log for state derived from it
-  // (store/state_space.h). It lives as long as the log and closes with it.
-  virtual StateSpace& state() = 0;
+  // (store/state_space.h). It lives as long as the log and closes with it;
+  // a reader of the log may use it too (it is thread-safe). The domain's
+  // decider keeps its state there, under keys starting with "decider/".
+  virtual StateSpace& state() const = 0;
 
   // Stops accepting appends (they fail with UNAVAILABLE), commits what is
   // queued, runs its callbacks, wakes waiters and closes the files. Idempotent;

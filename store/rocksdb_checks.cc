@@ -254,6 +254,9 @@ absl::StatusOr<AppendResult> RocksDbEventLog::Prepare(
     absl::Status decided =
         options_.decider->Decide(a.stream, Position(g.next_position), g.recorded_time,
                                  a.proposal.get(), accepted, &a.events);
+    // The decider's own storage failed: as a storage error of the log's
+    // (WriteGroup then writes nothing of the group).
+    if (absl::IsUnavailable(decided)) Fail(decided);
     // The decider's tags are not held to the limits on a caller's: it has
     // counted the events into its state, so the append must not fail now.
     if (!decided.ok()) return decided;

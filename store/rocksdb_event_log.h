@@ -64,8 +64,9 @@ namespace dealwire::store {
 // Each database's LOG (see info_log.h) is renamed LOG.old past this size.
 inline constexpr size_t kInfoLogBytes = 16 << 20;
 
-// The decider's last saved state (rocksdb_decider_state.cc).
-inline constexpr char kDeciderStateFile[] = "decider-state";
+// Where earlier versions saved the decider's state whole; an open removes
+// it (the decider keeps its state in the state space now).
+inline constexpr char kLegacyDeciderStateFile[] = "decider-state";
 
 // Streams whose next version the writer remembers; beyond this the cache is
 // dropped and refilled from the stream index on demand.
@@ -173,7 +174,7 @@ class RocksDbEventLog final : public EventLog {
   uint64_t AddEventsListener(EventsListener listener) override;
   void RemoveEventsListener(uint64_t id) override;
   MetadataStore& metadata() override { return metadata_store_; }
-  StateSpace& state() override { return state_space_; }
+  StateSpace& state() const override { return state_space_; }
   // rocksdb_open.cc
   absl::Status Close() override;
 
@@ -200,6 +201,7 @@ class RocksDbEventLog final : public EventLog {
    public:
     explicit State(RocksDbEventLog& log) : log_(log) {}
     absl::Status Write(const StateBatch& batch) override;
+    absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) const override;
     absl::StatusOr<std::unique_ptr<StateSnapshot>> Snapshot() const override;
 
    private:
@@ -302,25 +304,6 @@ class RocksDbEventLog final : public EventLog {
   // takes writes again.
   absl::Status ProbeWrite() const;
 
-  // The decider's saved state (rocksdb_decider_state.cc).
-  //
-  // Brings the decider up: from the state it saved at the last Close
-  // (kDeciderStateFile) when that matches the log, else by Recover.
-  // REQUIRES: the log open for reads, no append running.
-  absl::Status RecoverDecider();
-  // The file kDeciderStateFile holds: the decider's state with the log's
-  // last written event; nullopt when the decider keeps none or the log is
-  // failed. Sets saved_at_. REQUIRES: writer thread (or it is done).
-  std::optional<std::string> DeciderStateFile();
-  // Has the decider save its state into kDeciderStateFile, if it keeps one.
-  // REQUIRES: every append done, the database open.
-  void SaveDeciderState();
-  // Writer thread, after a group: every Options::decider_save_events
-  // events, takes the decider's state and writes the file on saver_, so
-  // that a start after kill -9 replays at most about that many events.
-  void MaybeSaveDeciderState();
-  void JoinSaver();
-
   const Options options_;
   std::string path_;
   // What the log's database is (re)opened with.
@@ -395,14 +378,8 @@ class RocksDbEventLog final : public EventLog {
   uint64_t last_position_ = 0;
   int64_t last_recorded_micros_ = 0;
   absl::flat_hash_map<std::string, uint64_t> next_versions_;
-  // The position of the last saved decider state (or of the log's end at
-  // open), and the thread writing one.
-  uint64_t saved_at_ = 0;
-  std::thread saver_;
-  std::atomic<bool> saving_{false};
-
   Metadata metadata_store_{*this};
-  State state_space_{*this};
+  mutable State state_space_{*this};  // thread-safe: usable from a const log
 };
 
 }  // namespace dealwire::store

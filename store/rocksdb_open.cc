@@ -276,9 +276,12 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
     if (absl::Status f = log->WriteFormat(); !f.ok()) return f;
   }
   log->ids_->Start();
-  log->saved_at_ = log->last_position_;
+  {
+    std::error_code ec;
+    std::filesystem::remove(absl::StrCat(log->path_, "/", kLegacyDeciderStateFile), ec);
+  }
   if (o.decider != nullptr) {
-    if (absl::Status s = log->RecoverDecider(); !s.ok()) return s;
+    if (absl::Status s = o.decider->Recover(*log); !s.ok()) return s;
   }
   log->writer_ = std::thread([p = log.get()] {
     pthread_setname_np(pthread_self(), "dw-log-writer");
@@ -405,7 +408,7 @@ absl::Status RocksDbEventLog::Close() {
   if (writer_.joinable()) writer_.join();
   if (syncer_.joinable()) syncer_.join();
   if (completer_.joinable()) completer_.join();
-  SaveDeciderState();
+  if (options_.decider != nullptr) options_.decider->Closing();
   {
     std::lock_guard l(commit_mu_);
     closed_ = true;

@@ -116,14 +116,6 @@ absl::Status RocksDbEventLog::Recover() {
     sync_space_cv_.wait(l, [this] { return unsynced_.empty() && !sync_busy_; });
   }
   const uint64_t published = committed_.load(std::memory_order_acquire);
-  // A state saved with events that were never acknowledged (they are
-  // removed below) must not be loaded: the file goes.
-  JoinSaver();
-  if (saved_at_ > published) {
-    std::error_code ec;
-    std::filesystem::remove(absl::StrCat(path_, "/", kDeciderStateFile), ec);
-    saved_at_ = published;
-  }
   absl::Status s;
   {
     std::unique_lock l(db_mu_);
@@ -153,7 +145,7 @@ absl::Status RocksDbEventLog::Recover() {
   if (!s.ok()) return s;
   next_versions_.clear();
   if (options_.decider != nullptr) {
-    if (s = RecoverDecider(); !s.ok()) return s;
+    if (s = options_.decider->Recover(*this); !s.ok()) return s;
   }
   // Told before the first append is taken again, so that whoever follows
   // the listener (health, the server's stderr) says so first.

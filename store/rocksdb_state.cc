@@ -177,6 +177,17 @@ absl::Status RocksDbEventLog::State::Write(const StateBatch& batch) {
   return FromRocks(written, "writing state");
 }
 
+absl::StatusOr<std::optional<std::string>> RocksDbEventLog::State::Get(
+    absl::string_view key) const {
+  std::shared_lock l(log_.db_mu_);
+  if (log_.state_db_ == nullptr) return absl::UnavailableError("event log is closed");
+  std::string value;
+  const rocksdb::Status s = log_.state_db_->Get(rocksdb::ReadOptions(), ToSlice(key), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return FromRocks(s, "reading state");
+  return std::optional<std::string>(std::move(value));
+}
+
 absl::StatusOr<std::unique_ptr<StateSnapshot>> RocksDbEventLog::State::Snapshot() const {
   std::shared_lock l(log_.db_mu_);
   if (log_.state_db_ == nullptr) return absl::UnavailableError("event log is closed");

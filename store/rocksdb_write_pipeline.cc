@@ -152,7 +152,6 @@ void RocksDbEventLog::WriterLoop() {
       unsynced_.push_back(std::move(written));
     }
     sync_cv_.notify_one();
-    MaybeSaveDeciderState();
   }
   {
     std::lock_guard l(sync_mu_);
@@ -307,6 +306,18 @@ WrittenGroup RocksDbEventLog::WriteGroup(std::vector<PendingAppend> group) {
         }
       }
       out.results.push_back(Prepare(a, g, known, id_keys.data() + first, &batch));
+    }
+    if (failed_.load(std::memory_order_acquire)) {
+      // The decider failed (Prepare): nothing of the group is written.
+      absl::Status error;
+      {
+        std::lock_guard l(failure_mu_);
+        error = failure_;
+      }
+      for (auto& r : out.results) {
+        if (r.ok()) r = error;
+      }
+      batch.Clear();
     }
     if (batch.Count() > 0) {
       // Not synced here: the sync thread makes it durable before anyone is

@@ -107,6 +107,11 @@ class StateSpace {
   // applied, so the caller writes it again.
   virtual absl::Status Write(const StateBatch& batch) = 0;
 
+  // Returns the value stored under `key` now (no snapshot: the cheapest
+  // read of one key), or nullopt when there is none; UNAVAILABLE when the
+  // log is closed, or a read error (INTERNAL, DATA_LOSS).
+  virtual absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) const = 0;
+
   // Returns a consistent view of the state space as of now, or UNAVAILABLE
   // when the log is closed.
   virtual absl::StatusOr<std::unique_ptr<StateSnapshot>> Snapshot() const = 0;

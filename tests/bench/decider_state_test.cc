@@ -1,8 +1,10 @@
-// A start from the decider's saved state (store::Decider::SaveState, kept by
-// the log at Close) holds exactly the state a full replay of the log builds:
-// after a clean stop, after appends past an older saved state (as after
-// kill -9), and with a corrupt file (which falls back to the replay). The
-// data set is the synthetic one: every payload case, amendments included.
+// The decider keeps its state in the log's state space (domain/
+// decision_store.cc). A start from it holds exactly the state a full replay
+// of the log builds: after a clean stop (nothing replayed), from a state
+// space older than the log (what kill -9 leaves: only the events after it
+// are replayed), and never from another log's state. A cache far smaller
+// than the state decides the same and keeps the same state. The data set
+// is the synthetic one: every payload case, amendments included.
 
 #include <unistd.h>
 
@@ -26,6 +28,18 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Two states' bytes are equal; else where they first differ (a state is
+// megabytes: printing both helps no one).
+testing::AssertionResult Same(const std::string& a, const std::string& b) {
+  if (a == b) return testing::AssertionSuccess();
+  size_t i = 0;
+  while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
+  return testing::AssertionFailure()
+         << "states of " << a.size() << " and " << b.size() << " bytes differ at byte " << i
+         << ": " << testing::PrintToString(a.substr(i > 40 ? i - 40 : 0, 80)) << " vs "
+         << testing::PrintToString(b.substr(i > 40 ? i - 40 : 0, 80));
+}
+
 class DeciderStateTest : public testing::Test {
  protected:
   void SetUp() override {
@@ -39,11 +53,11 @@ class DeciderStateTest : public testing::Test {
   }
 
   // Opens the log with a new DomainDecider (decider_).
-  void Open(uint64_t save_events = 1'000'000) {
-    decider_ = std::make_shared<domain::DomainDecider>();
+  void Open(size_t cache_bytes = 128 << 20) {
+    decider_ = std::make_shared<domain::DomainDecider>(
+        domain::DomainDecider::Options{.cache_bytes = cache_bytes});
     store::Options o;
     o.decider = decider_;
-    o.decider_save_events = save_events;
     absl::StatusOr<std::unique_ptr<store::EventLog>> log = store::OpenEventLog(dir_, o);
     ASSERT_OK(log);
     log_ = *std::move(log);
@@ -59,62 +73,62 @@ class DeciderStateTest : public testing::Test {
     for (size_t i = 0; i < n && gen.Next(&e); ++i) ASSERT_TRUE(loader.Append(e));
     ASSERT_OK(loader.Finish());
   }
-  // The open log's decider state, and the state a full replay builds.
-  std::string State() { return *decider_->SaveState(); }
-  std::string Replayed() {
-    domain::DomainDecider replay;
-    EXPECT_OK(replay.Recover(*log_));
-    return *replay.SaveState();
+  // The open log's decider state, and the state a full replay builds (in
+  // memory: it leaves the state space alone).
+  std::string State() {
+    absl::StatusOr<std::string> s = decider_->StateBytes();
+    EXPECT_OK(s);
+    return s.ok() ? *s : "";
   }
-  std::string StateFile() const { return dir_ + "/decider-state"; }
+  std::string Replayed() {
+    domain::DomainDecider replay(domain::DomainDecider::Options{.in_memory = true});
+    EXPECT_OK(replay.Recover(*log_));
+    absl::StatusOr<std::string> s = replay.StateBytes();
+    EXPECT_OK(s);
+    return s.ok() ? *s : "";
+  }
+  std::string StateDir() const { return dir_ + "/state"; }
 
   std::string dir_;
   std::shared_ptr<domain::DomainDecider> decider_;
   std::unique_ptr<store::EventLog> log_;
 };
 
-TEST_F(DeciderStateTest, AStartFromSavedStateEqualsAFullReplay) {
+TEST_F(DeciderStateTest, AStartFromTheKeptStateEqualsAFullReplay) {
   SyntheticEvents gen({.seed = 7, .events = 40000, .companies = 600, .investors = 200});
   Open();
+  EXPECT_FALSE(decider_->restored());  // a new log
   Load(gen, 25000);
   const std::string before_close = State();
+  EXPECT_GT(before_close.size(), 1000u);
+  EXPECT_TRUE(Same(before_close, Replayed()));
   Close();
-  ASSERT_TRUE(fs::exists(StateFile())) << "Close saved no decider state";
-  const std::string saved_at_25k = StateFile() + ".25k";
-  fs::copy_file(StateFile(), saved_at_25k);
+  const std::string kept_at_25k = dir_ + "_state_25k";
+  fs::remove_all(kept_at_25k);
+  fs::copy(StateDir(), kept_at_25k, fs::copy_options::recursive);
 
-  // A clean restart: the saved state, nothing replayed.
+  // A clean restart: the kept state, nothing replayed.
   Open();
   EXPECT_TRUE(decider_->restored());
-  EXPECT_EQ(State(), before_close);
-  EXPECT_EQ(State(), Replayed());
-  EXPECT_GT(State().size(), 1000u);
+  EXPECT_EQ(decider_->replayed(), 0u);
+  EXPECT_TRUE(Same(State(), before_close));
 
-  // More events, then a start from the older saved state (what a kill -9
-  // leaves): restored from 25k, the rest replayed.
+  // More events, then a start from the older state space (what kill -9
+  // leaves): the kept state at 25k, the rest replayed.
   Load(gen, 15000);
   const std::string at_40k = State();
+  EXPECT_TRUE(Same(at_40k, Replayed()));
   Close();
-  fs::copy_file(saved_at_25k, StateFile(), fs::copy_options::overwrite_existing);
+  fs::remove_all(StateDir());
+  fs::copy(kept_at_25k, StateDir(), fs::copy_options::recursive);
   Open();
   EXPECT_TRUE(decider_->restored());
-  EXPECT_EQ(State(), at_40k);
-  EXPECT_EQ(State(), Replayed());
+  EXPECT_EQ(decider_->replayed(), 15000u);
+  EXPECT_TRUE(Same(State(), at_40k));
   Close();
 
-  // A corrupt file is not used: the start replays.
-  {
-    std::fstream f(StateFile(), std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(100);
-    f.put('\x7f');
-  }
-  Open();
-  EXPECT_FALSE(decider_->restored());
-  EXPECT_EQ(State(), at_40k);
-  Close();
-
-  // A saved state of another log (its last event differs) is not used.
-  fs::copy_file(saved_at_25k, StateFile(), fs::copy_options::overwrite_existing);
+  // Another log's state space (its marker names an event this log does not
+  // have) is not used: the start drops it and replays.
   fs::path other = dir_ + "_other";
   fs::remove_all(other);
   {
@@ -124,47 +138,40 @@ TEST_F(DeciderStateTest, AStartFromSavedStateEqualsAFullReplay) {
     SyntheticEvents gen2({.seed = 8, .events = 25000, .companies = 600, .investors = 200});
     Load(gen2, 25000);
     Close();
-    fs::copy_file(saved_at_25k, StateFile(), fs::copy_options::overwrite_existing);
+    fs::remove_all(StateDir());
+    fs::copy(kept_at_25k, StateDir(), fs::copy_options::recursive);
     Open();
-    EXPECT_FALSE(decider_->restored()) << "a state saved from another log was used";
-    EXPECT_EQ(State(), Replayed());
+    EXPECT_FALSE(decider_->restored()) << "a state kept for another log was used";
+    EXPECT_EQ(decider_->replayed(), 25000u);
+    EXPECT_TRUE(Same(State(), Replayed()));
     log_.reset();
     dir_ = keep;
   }
   fs::remove_all(other);
+  fs::remove_all(kept_at_25k);
 }
 
-// The position a saved state file was saved at (after its magic line).
-uint64_t SavedAt(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::string line;
-  std::getline(in, line);
-  uint64_t at = 0;
-  for (int i = 0; i < 8; ++i) at = at << 8 | static_cast<unsigned char>(in.get());
-  return in ? at : 0;
-}
-
-TEST_F(DeciderStateTest, AStateSavedWhileAppendingIsLoadedAndTheRestReplayed) {
-  SyntheticEvents gen({.seed = 9, .events = 20000, .companies = 400, .investors = 150});
-  Open(/*save_events=*/10000);
-  Load(gen, 12000);
-  // Saved by its own thread: wait for a file (bounded).
-  for (int i = 0; i < 10000 && SavedAt(StateFile()) == 0; ++i) absl::SleepFor(absl::Milliseconds(1));
-  const uint64_t at = SavedAt(StateFile());
-  ASSERT_GE(at, 10000u) << "no state saved while appending";
-  ASSERT_LE(at, 12000u);
-  const std::string periodic = StateFile() + ".periodic";
-  fs::copy_file(StateFile(), periodic);
-  Load(gen, 5000);  // fewer than 10000 more: no other save before Close
-  const std::string at_close = State();
+TEST_F(DeciderStateTest, ACacheFarSmallerThanTheStateDecidesTheSame) {
+  // 64 KiB of cache against a state of megabytes: entries are evicted and
+  // read back (amendments name events from anywhere in the log).
+  SyntheticEvents gen({.seed = 9, .events = 40000, .companies = 600, .investors = 200});
+  Open(/*cache_bytes=*/64 << 10);
+  Load(gen, 40000);  // every append accepted, as with the whole state in memory
+  const std::string state = State();
+  EXPECT_TRUE(Same(state, Replayed()));
+  // The budget, plus up to 4096 dirty entries and those not yet written.
+  EXPECT_LT(decider_->cached_bytes(), size_t{5} << 19) << "the cache keeps what it could evict";
   Close();
-  EXPECT_EQ(SavedAt(StateFile()), 17000u);
-  // As after kill -9: only the state saved while appending is there.
-  fs::copy_file(periodic, StateFile(), fs::copy_options::overwrite_existing);
-  Open(0);
-  EXPECT_TRUE(decider_->restored());
-  EXPECT_EQ(State(), at_close);
-  EXPECT_EQ(State(), Replayed());
+
+  domain::DomainDecider whole(domain::DomainDecider::Options{.in_memory = true});
+  store::Options o;
+  absl::StatusOr<std::unique_ptr<store::EventLog>> log = store::OpenEventLog(dir_, o);
+  ASSERT_OK(log);
+  ASSERT_OK(whole.Recover(**log));
+  EXPECT_GT(whole.cached_bytes(), size_t{5} << 20) << "the state is too small to test eviction";
+  absl::StatusOr<std::string> replayed = whole.StateBytes();
+  ASSERT_OK(replayed);
+  EXPECT_TRUE(Same(*replayed, state));
 }
 
 }  // namespace

@@ -963,6 +963,7 @@ class HeldDecider final : public store::Decider {
                       std::vector<store::ProposedEvent>* events) override {
     return inner_->Decide(stream, first, recorded, proposal, accepted, events);
   }
+  void Closing() override { inner_->Closing(); }
   absl::Notification entered_, release_;
 
  private:

@@ -2097,6 +2097,8 @@ class TestDecider final : public Decider {
     absl::StatusOr<std::vector<RecordedEvent>> all = log.ReadAll(Direction::kForwards, {}, 1000);
     if (!all.ok()) return all.status();
     recovered = all->size();
+    ++recoveries;
+    decided.clear();
     for (const RecordedEvent& e : *all) decided.push_back(e.event_id);
     return absl::OkStatus();
   }
@@ -2124,6 +2126,10 @@ class TestDecider final : public Decider {
       if (absl::StartsWith(e.event_id, "bad")) {
         return absl::FailedPreconditionError(absl::StrCat("events: ", e.event_id, " is bad"));
       }
+      if (e.event_id == "unavailable" && !unavailable_told) {
+        unavailable_told = true;  // the retry after the recovery is decided
+        return absl::UnavailableError("the decider's storage failed");
+      }
     }
     std::vector<std::vector<std::string>> tags;
     for (const ProposedEvent& e : *events) {
@@ -2148,6 +2154,8 @@ class TestDecider final : public Decider {
   std::vector<std::string> calls;    // writer thread, read after the appends
   std::vector<std::string> decided;  // ids accepted, in order
   size_t recovered = 0;
+  int recoveries = 0;
+  bool unavailable_told = false;
   absl::Time last_recorded;
   absl::Notification* hold = nullptr;
   absl::Notification holding;
@@ -2216,6 +2224,68 @@ TEST_F(EventLogTest, TheDeciderEncodesThenDecidesEachAppendOnce) {
   options.decider = reopened;
   ASSERT_OK(Reopen(options));
   EXPECT_EQ(reopened->recovered, 4u);
+}
+
+// UNAVAILABLE from the decider (its own storage failed) is a storage error
+// of the log's: nothing of that group is written, appends fail until the
+// log has recovered (and recovered the decider), then they are taken again.
+TEST_F(EventLogTest, ADeciderStorageFailureFailsTheGroupAndTheLogRecovers) {
+  auto decider = std::make_shared<TestDecider>();
+  absl::Notification hold;
+  decider->hold = &hold;
+  std::vector<absl::StatusCode> told;
+  absl::Mutex told_mu;
+  Options options;
+  options.decider = decider;
+  options.recovery_interval = absl::Milliseconds(10);
+  options.storage_listener = [&](const absl::Status& s) {
+    absl::MutexLock l(&told_mu);
+    told.push_back(s.code());
+  };
+  ASSERT_OK(Open(options));
+  std::atomic<int> destroyed{0};
+  // The first append is held in Encode (a group of its own) until the
+  // other three are queued: they are decided in one group, whose middle
+  // decision fails.
+  std::vector<absl::StatusOr<AppendResult>> results(4);
+  std::vector<absl::Notification> done(4);
+  const std::vector<std::vector<std::string>> ids = {{"a"}, {"b"}, {"unavailable"}, {"c"}};
+  for (size_t k = 0; k < ids.size(); ++k) {
+    log().ProposeAsync(absl::StrCat("s", k), ExpectedVersion::Any(),
+                       std::make_unique<TestProposal>(ids[k], &destroyed),
+                       [&, k](absl::StatusOr<AppendResult> r) {
+                         results[k] = std::move(r);
+                         done[k].Notify();
+                       });
+    if (k == 0) {
+      ASSERT_TRUE(decider->holding.WaitForNotificationWithTimeout(absl::Seconds(30)));
+    }
+  }
+  hold.Notify();
+  for (auto& d : done) ASSERT_TRUE(d.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  // The first group is durable unless it was still waiting for its sync
+  // when the failure came (the sync thread syncs nothing after one).
+  const uint64_t kept = results[0].ok() ? 1 : 0;
+  if (!results[0].ok()) {
+    EXPECT_THAT(results[0], StatusIs(absl::StatusCode::kUnavailable));
+  }
+  for (size_t k = 1; k < ids.size(); ++k) {
+    EXPECT_THAT(results[k], StatusIs(absl::StatusCode::kUnavailable)) << ids[k][0];
+  }
+  EXPECT_EQ(log().LastPosition(), Position(kept)) << "a group with a failed decision was written";
+  // Recovered by itself (bounded wait): the same appends are taken now.
+  absl::StatusOr<AppendResult> again;
+  for (int i = 0; i < 3000; ++i) {
+    again = log().Propose("s2", ExpectedVersion::Any(),
+                          std::make_unique<TestProposal>(ids[2], &destroyed));
+    if (again.ok()) break;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_OK(again);
+  EXPECT_EQ(again->first_position, Position(kept + 1));
+  EXPECT_GE(decider->recoveries, 2);  // at open and after the failure
+  absl::MutexLock l(&told_mu);
+  EXPECT_THAT(told, ElementsAre(absl::StatusCode::kUnavailable, absl::StatusCode::kOk));
 }
 
 TEST_F(EventLogTest, AProposalIsDestroyedBeforeItsCallbackRuns) {

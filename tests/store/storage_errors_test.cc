@@ -296,6 +296,7 @@ class RealFullDiskTest : public StorageErrorsTest {
  protected:
   void SetUp() override {
     StorageErrorsTest::SetUp();
+    base_ = dir_;
     mount_ = dir_ + "_mnt";
     fs::create_directories(mount_);
     if (mount("dealwire-test", mount_.c_str(), "tmpfs", 0, "size=64m") != 0) {
@@ -311,9 +312,10 @@ class RealFullDiskTest : public StorageErrorsTest {
     log_.reset();
     if (!mount_.empty()) {
       umount2(mount_.c_str(), MNT_DETACH);
-      std::error_code ec;
-      fs::remove_all(mount_, ec);
     }
+    std::error_code ec;
+    if (!mount_.empty()) fs::remove_all(mount_, ec);
+    fs::remove_all(base_, ec);
   }
   // Fills the file system with `filler` until a write fails.
   void Fill(const std::string& filler) {
@@ -322,6 +324,7 @@ class RealFullDiskTest : public StorageErrorsTest {
     while (out.write(chunk.data(), chunk.size()) && out.flush()) {
     }
   }
+  std::string base_;   // the per-test directory, removed at the end
   std::string mount_;
 };
 
