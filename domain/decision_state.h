@@ -11,6 +11,11 @@
 // from the log when a retraction or correction names them: the only reads
 // of the log on the write path, one point read per amendment.
 //
+// Each table is kept in the log's state space and cached in memory within
+// a budget (paged_table.h, decision_store.cc): a miss reads the entry back,
+// changes are written in batches once their events are durable, and a
+// start applies only the events after what was written.
+//
 // Every change goes through a helper that records how to undo it, so that a
 // refused append (or, in Recover, a refused event) is rolled back exactly.
 // Undo entries may view the payloads they concern: the proposal's (alive

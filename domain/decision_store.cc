@@ -40,11 +40,17 @@ namespace v1 = dealwire::v1;
 // The marker: the position (8 bytes, big-endian) and id of the last event
 // the kept state includes.
 constexpr absl::string_view kMarkerKey = "decider/@";
+// The layout of the entries below; kept state of another layout is dropped
+// and the log replayed. Goes up with any change of an entry's encoding or
+// of the tables.
+constexpr absl::string_view kFormatKey = "decider/format";
+constexpr absl::string_view kFormat = "1";
 // Every key of the kept state is in [kStateBegin, kStateEnd).
 constexpr absl::string_view kStateBegin = "decider/";
 constexpr absl::string_view kStateEnd = "decider0";
-// Dirty entries that make a batch.
-constexpr size_t kTakeAt = 4096;
+// Dirty entries that make a batch: hot entries (an organization named by
+// every other event) are written once per batch, not once per change.
+constexpr size_t kTakeAt = 32768;
 // Bytes of batches waiting to be written beyond which the writer thread
 // waits for them (or, when they cannot be written, appends fail).
 constexpr size_t kMaxQueuedBytes = 64 << 20;
@@ -393,10 +399,13 @@ absl::Status DecisionState::Recover(const store::EventLog& log) {
   through_id_.clear();
   uint64_t from = 0;
   if (space_ != nullptr) {
+    absl::StatusOr<std::optional<std::string>> format = space_->Get(kFormatKey);
+    if (!format.ok()) return format.status();
     absl::StatusOr<std::optional<std::string>> marker = space_->Get(kMarkerKey);
     if (!marker.ok()) return marker.status();
     bool usable = false;
-    if (marker->has_value() && (*marker)->size() > 8) {
+    if (*format == std::optional<std::string>(kFormat) && marker->has_value() &&
+        (*marker)->size() > 8) {
       const uint64_t at = ParseFixed64(**marker);
       const absl::string_view id = absl::string_view(**marker).substr(8);
       absl::StatusOr<store::RecordedEvent> there = log.ReadEvent(store::Position(at));
@@ -412,6 +421,7 @@ absl::Status DecisionState::Recover(const store::EventLog& log) {
     if (!usable) {
       store::StateBatch wipe;
       wipe.DeleteRange(std::string(kStateBegin), std::string(kStateEnd));
+      wipe.Put(std::string(kFormatKey), std::string(kFormat));
       if (absl::Status s = space_->Write(wipe); !s.ok()) return s;
     }
     restored_ = usable;
@@ -444,8 +454,11 @@ absl::Status DecisionState::Checkpoint(bool force, bool sync) {
                        partnerships_.dirty_count() + facilities_.dirty_count() +
                        retracted_.dirty_count() + corrections_.dirty_count() +
                        skipped_.dirty_count();
-  const bool over = cache_.bytes > cache_bytes_;
-  if (dirty > 0 && (force || dirty >= kTakeAt || over)) {
+  // A sweep costs the whole cache: one per eighth of the budget of growth
+  // (what the last one could not evict is in use, or not yet written).
+  // The dirty entries are taken first, so that they may go once written.
+  const bool sweep = cache_.bytes > cache_bytes_ && cache_.bytes >= evict_at_;
+  if (dirty > 0 && (force || dirty >= kTakeAt || sweep)) {
     const uint64_t seq = cache_.next_batch;
     store::StateBatch batch = TakeDirty();
     if (sync) {
@@ -458,9 +471,7 @@ absl::Status DecisionState::Checkpoint(bool force, bool sync) {
     store::StateBatch batch = TakeDirty();  // the marker alone
     if (absl::Status s = space_->Write(batch); !s.ok()) return s;
   }
-  // A sweep costs the whole cache: one per eighth of the budget of growth
-  // (what the last one could not evict is in use, or not yet written).
-  if (over && cache_.bytes >= evict_at_) {
+  if (sweep) {
     orgs_.Evict();
     deals_.Evict();
     partnerships_.Evict();
