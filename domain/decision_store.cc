@@ -51,6 +51,10 @@ constexpr absl::string_view kStateEnd = "decider0";
 // Dirty entries that make a batch: hot entries (an organization named by
 // every other event) are written once per batch, not once per change.
 constexpr size_t kTakeAt = 32768;
+// Bytes of batches written after which the state space is asked to flush
+// them: what a start after kill -9 applies again is about this much of
+// changes (rather than the state space's memtables, 64 MiB and more).
+constexpr size_t kPersistEvery = 16 << 20;
 // Bytes of batches waiting to be written beyond which the writer thread
 // waits for them (or, when they cannot be written, appends fail).
 constexpr size_t kMaxQueuedBytes = 64 << 20;
@@ -317,6 +321,7 @@ class BatchWriter {
         std::lock_guard l(mu_);
         error_ = written;
         if (written.ok()) {
+          unpersisted_ += queue_.front().batch.bytes();
           queued_bytes_ -= queue_.front().batch.bytes();
           queue_.pop_front();
           cache_->applied.store(seq, std::memory_order_release);
@@ -324,6 +329,7 @@ class BatchWriter {
       }
       cv_.notify_all();
       w.unlock();
+      if (unpersisted_ >= kPersistEvery && space_->Persist().ok()) unpersisted_ = 0;
       if (!written.ok()) {
         // The state space resumes by itself once it can write (its Write
         // retries); until then, try again now and then.
@@ -362,6 +368,7 @@ class BatchWriter {
   size_t queued_bytes_ = 0;    // guarded by mu_
   bool stopping_ = false;      // guarded by mu_
   absl::Status error_;         // the last write's; guarded by mu_
+  size_t unpersisted_ = 0;     // bytes written since the last Persist; its thread only
   std::thread thread_;
 };
 

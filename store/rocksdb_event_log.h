@@ -202,6 +202,7 @@ class RocksDbEventLog final : public EventLog {
     explicit State(RocksDbEventLog& log) : log_(log) {}
     absl::Status Write(const StateBatch& batch) override;
     absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) const override;
+    absl::Status Persist() override;
     absl::StatusOr<std::unique_ptr<StateSnapshot>> Snapshot() const override;
 
    private:

@@ -177,6 +177,15 @@ absl::Status RocksDbEventLog::State::Write(const StateBatch& batch) {
   return FromRocks(written, "writing state");
 }
 
+absl::Status RocksDbEventLog::State::Persist() {
+  std::shared_lock l(log_.db_mu_);
+  if (log_.state_db_ == nullptr) return absl::UnavailableError("event log is closed");
+  rocksdb::FlushOptions fo;
+  fo.wait = false;
+  fo.allow_write_stall = true;  // never wait for room: the flush is only asked for
+  return StorageError(log_.state_db_->Flush(fo), "flushing the state space");
+}
+
 absl::StatusOr<std::optional<std::string>> RocksDbEventLog::State::Get(
     absl::string_view key) const {
   std::shared_lock l(log_.db_mu_);

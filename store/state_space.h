@@ -107,6 +107,14 @@ class StateSpace {
   // applied, so the caller writes it again.
   virtual absl::Status Write(const StateBatch& batch) = 0;
 
+  // Starts writing what the memtables hold to table files (it does not
+  // wait), so that after kill -9 or a power loss the state space holds at
+  // least the batches written before this call once it completes. For a
+  // writer that wants less to derive again after a crash than the
+  // memtables' size. Returns UNAVAILABLE when the log is closed or a
+  // storage error.
+  virtual absl::Status Persist() = 0;
+
   // Returns the value stored under `key` now (no snapshot: the cheapest
   // read of one key), or nullopt when there is none; UNAVAILABLE when the
   // log is closed, or a read error (INTERNAL, DATA_LOSS).
