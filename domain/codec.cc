@@ -99,33 +99,91 @@ std::string DeterministicBytes(const google::protobuf::Message& message) {
   return out;
 }
 
-void AppendEventWire(const store::RecordedEvent& r, std::string* out) {
-  using google::protobuf::io::CodedOutputStream;
+namespace {
+
+size_t VarintSize(uint64_t v) {
+  size_t n = 1;
+  for (; v >= 0x80; v >>= 7) ++n;
+  return n;
+}
+
+void PutVarint(uint64_t v, std::string* out) {
+  for (; v >= 0x80; v >>= 7) out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+  out->push_back(static_cast<char>(v));
+}
+
+constexpr uint64_t kVarint = WireFormatLite::WIRETYPE_VARINT;
+constexpr uint64_t kDelimited = WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
+
+uint64_t Tag(int field, uint64_t wire_type) {
+  return static_cast<uint64_t>(field) << 3 | wire_type;
+}
+
+size_t VarintFieldSize(int field, uint64_t v) { return VarintSize(Tag(field, kVarint)) + VarintSize(v); }
+size_t BytesFieldSize(int field, size_t n) {
+  return VarintSize(Tag(field, kDelimited)) + VarintSize(n) + n;
+}
+
+void PutVarintField(int field, uint64_t v, std::string* out) {
+  PutVarint(Tag(field, kVarint), out);
+  PutVarint(v, out);
+}
+void PutBytesField(int field, absl::string_view bytes, std::string* out) {
+  PutVarint(Tag(field, kDelimited), out);
+  PutVarint(bytes.size(), out);
+  out->append(bytes.data(), bytes.size());
+}
+
+// The recorded time as google.protobuf.Timestamp fields: seconds, and
+// nanos, never negative.
+struct WireTime {
+  int64_t seconds;
+  int32_t nanos;
+  size_t size() const {
+    return (seconds != 0 ? VarintFieldSize(1, static_cast<uint64_t>(seconds)) : 0) +
+           (nanos != 0 ? VarintFieldSize(2, static_cast<uint64_t>(nanos)) : 0);
+  }
+};
+
+WireTime TimeOf(const store::RecordedEvent& r) {
   const int64_t micros = absl::ToUnixMicros(r.recorded_time);
-  int64_t seconds = micros / 1000000;
-  int32_t nanos = static_cast<int32_t>(micros % 1000000) * 1000;
-  if (nanos < 0) {  // Timestamp nanos are never negative
-    nanos += 1000000000;
-    seconds -= 1;
+  WireTime t{micros / 1000000, static_cast<int32_t>(micros % 1000000) * 1000};
+  if (t.nanos < 0) {
+    t.nanos += 1000000000;
+    t.seconds -= 1;
   }
-  std::string timestamp;
-  {
-    google::protobuf::io::StringOutputStream raw(&timestamp);
-    CodedOutputStream coded(&raw);
-    if (seconds != 0) WireFormatLite::WriteInt64(1, seconds, &coded);
-    if (nanos != 0) WireFormatLite::WriteInt32(2, nanos, &coded);
-  }
-  google::protobuf::io::StringOutputStream raw(out);
-  CodedOutputStream coded(&raw);
-  WireFormatLite::WriteString(v1::Event::kEventIdFieldNumber, r.event_id, &coded);
-  WireFormatLite::WriteString(v1::Event::kStreamFieldNumber, r.stream, &coded);
+  return t;
+}
+
+}  // namespace
+
+size_t EventWireSize(const store::RecordedEvent& r) {
+  const WireTime t = TimeOf(r);
+  return BytesFieldSize(v1::Event::kEventIdFieldNumber, r.event_id.size()) +
+         BytesFieldSize(v1::Event::kStreamFieldNumber, r.stream.size()) +
+         (r.stream_version.value() != 0
+              ? VarintFieldSize(v1::Event::kStreamVersionFieldNumber, r.stream_version.value())
+              : 0) +
+         VarintFieldSize(v1::Event::kPositionFieldNumber, r.position.value()) +
+         BytesFieldSize(v1::Event::kRecordedTimeFieldNumber, t.size()) + r.data.size();
+}
+
+// The bytes protobuf's serializer gives for these fields (in field order,
+// defaults left out), written directly into one reserved buffer.
+void AppendEventWire(const store::RecordedEvent& r, std::string* out) {
+  const WireTime t = TimeOf(r);
+  out->reserve(out->size() + EventWireSize(r));
+  PutBytesField(v1::Event::kEventIdFieldNumber, r.event_id, out);
+  PutBytesField(v1::Event::kStreamFieldNumber, r.stream, out);
   if (r.stream_version.value() != 0) {
-    WireFormatLite::WriteUInt64(v1::Event::kStreamVersionFieldNumber, r.stream_version.value(),
-                                &coded);
+    PutVarintField(v1::Event::kStreamVersionFieldNumber, r.stream_version.value(), out);
   }
-  WireFormatLite::WriteUInt64(v1::Event::kPositionFieldNumber, r.position.value(), &coded);
-  WireFormatLite::WriteBytes(v1::Event::kRecordedTimeFieldNumber, timestamp, &coded);
-  coded.WriteRaw(r.data.data(), static_cast<int>(r.data.size()));
+  PutVarintField(v1::Event::kPositionFieldNumber, r.position.value(), out);
+  PutVarint(Tag(v1::Event::kRecordedTimeFieldNumber, kDelimited), out);
+  PutVarint(t.size(), out);
+  if (t.seconds != 0) PutVarintField(1, static_cast<uint64_t>(t.seconds), out);
+  if (t.nanos != 0) PutVarintField(2, static_cast<uint64_t>(t.nanos), out);
+  out->append(r.data.data(), r.data.size());
 }
 
 }  // namespace dealwire::domain

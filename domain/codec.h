@@ -56,5 +56,7 @@ absl::Status DecodeEvent(const store::RecordedEvent& recorded, dealwire::v1::Eve
 // Parsing the result gives what DecodeEvent gives. This is how events are
 // streamed to many subscribers at the cost of a copy.
 void AppendEventWire(const store::RecordedEvent& recorded, std::string* out);
+// The number of bytes AppendEventWire appends.
+size_t EventWireSize(const store::RecordedEvent& recorded);
 
 }  // namespace dealwire::domain

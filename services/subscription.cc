@@ -132,9 +132,20 @@ WireMessage FramedMessage(int field_number, absl::string_view content) {
 }
 
 WireMessage EventMessage(const store::RecordedEvent& r) {
-  std::string event;
-  domain::AppendEventWire(r, &event);
-  return FramedMessage(v1::SubscribeResponse::kEventFieldNumber, event);
+  // The frame's header, then the event written in place: one buffer.
+  const size_t n = domain::EventWireSize(r);
+  auto out = std::make_shared<std::string>();
+  out->reserve(n + 6);
+  out->push_back(static_cast<char>(v1::SubscribeResponse::kEventFieldNumber << 3 | 2));
+  for (uint64_t v = n;; v >>= 7) {
+    if (v < 0x80) {
+      out->push_back(static_cast<char>(v));
+      break;
+    }
+    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+  }
+  domain::AppendEventWire(r, out.get());
+  return out;
 }
 
 WireMessage SerializedMessage(const v1::SubscribeResponse& m) {

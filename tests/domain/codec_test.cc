@@ -55,6 +55,38 @@ TEST(CodecTest, DataIsTheKeptFieldsInDeterministicForm) {
   }
 }
 
+// The wire form written without parsing (AppendEventWire) parses to what
+// DecodeEvent gives, for recorded times before and after 1970, with and
+// without a stream version, and EventWireSize is its exact size.
+TEST(CodecTest, TheWireFormIsTheDecodedEvent) {
+  ASSERT_OK_AND_ASSIGN(std::vector<v1::Event> seed,
+                       common::ReadEventsJsonlFile(DEALWIRE_SOURCE_DIR "/demo/seed_story.jsonl"));
+  const absl::Time times[] = {absl::UnixEpoch(), absl::FromUnixMicros(1764633600123456),
+                              absl::FromUnixMicros(-1234567), absl::FromUnixSeconds(86400)};
+  uint64_t k = 0;
+  for (const v1::Event& e : seed) {
+    store::ProposedEvent out;
+    ASSERT_OK(EncodeEvent(e, e.stream(), "event", "tester", &out));
+    store::RecordedEvent r;
+    r.position = store::Position(k % 2 == 0 ? 7 : (uint64_t{1} << 40) + k);
+    r.stream = e.stream();
+    r.stream_version = store::StreamVersion(k % 3 == 0 ? 0 : 300 + k);
+    r.recorded_time = times[k % 4];
+    r.event_id = out.event_id;
+    r.data = out.data;
+    ++k;
+    std::string wire = "prefix";
+    AppendEventWire(r, &wire);
+    ASSERT_EQ(wire.size(), 6 + EventWireSize(r)) << e.event_id();
+    v1::Event parsed, decoded;
+    ASSERT_TRUE(parsed.ParseFromString(wire.substr(6))) << e.event_id();
+    ASSERT_OK(DecodeEvent(r, &decoded));
+    EXPECT_EQ(DeterministicBytes(parsed), DeterministicBytes(decoded)) << e.event_id();
+    EXPECT_EQ(parsed.position(), r.position.value());
+    EXPECT_EQ(parsed.stream_version(), r.stream_version.value());
+  }
+}
+
 TEST(CodecTest, TheEventsStreamMustBeTheAppendsOrEmpty) {
   ASSERT_OK_AND_ASSIGN(std::vector<v1::Event> seed,
                        common::ReadEventsJsonlFile(DEALWIRE_SOURCE_DIR "/demo/seed_story.jsonl"));
