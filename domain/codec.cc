@@ -101,37 +101,20 @@ std::string DeterministicBytes(const google::protobuf::Message& message) {
 
 namespace {
 
-size_t VarintSize(uint64_t v) {
-  size_t n = 1;
-  for (; v >= 0x80; v >>= 7) ++n;
-  return n;
-}
+using google::protobuf::io::CodedOutputStream;
 
-void PutVarint(uint64_t v, std::string* out) {
-  for (; v >= 0x80; v >>= 7) out->push_back(static_cast<char>((v & 0x7f) | 0x80));
-  out->push_back(static_cast<char>(v));
+size_t VarintField(int field, uint64_t v) {
+  return WireFormatLite::TagSize(field, WireFormatLite::TYPE_UINT64) +
+         CodedOutputStream::VarintSize64(v);
 }
-
-constexpr uint64_t kVarint = WireFormatLite::WIRETYPE_VARINT;
-constexpr uint64_t kDelimited = WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
-
-uint64_t Tag(int field, uint64_t wire_type) {
-  return static_cast<uint64_t>(field) << 3 | wire_type;
+size_t BytesField(int field, size_t n) {
+  return WireFormatLite::TagSize(field, WireFormatLite::TYPE_BYTES) +
+         CodedOutputStream::VarintSize64(n) + n;
 }
-
-size_t VarintFieldSize(int field, uint64_t v) { return VarintSize(Tag(field, kVarint)) + VarintSize(v); }
-size_t BytesFieldSize(int field, size_t n) {
-  return VarintSize(Tag(field, kDelimited)) + VarintSize(n) + n;
-}
-
-void PutVarintField(int field, uint64_t v, std::string* out) {
-  PutVarint(Tag(field, kVarint), out);
-  PutVarint(v, out);
-}
-void PutBytesField(int field, absl::string_view bytes, std::string* out) {
-  PutVarint(Tag(field, kDelimited), out);
-  PutVarint(bytes.size(), out);
-  out->append(bytes.data(), bytes.size());
+uint8_t* WriteBytesField(int field, absl::string_view bytes, uint8_t* p) {
+  p = WireFormatLite::WriteTagToArray(field, WireFormatLite::WIRETYPE_LENGTH_DELIMITED, p);
+  p = CodedOutputStream::WriteVarint64ToArray(bytes.size(), p);
+  return CodedOutputStream::WriteRawToArray(bytes.data(), static_cast<int>(bytes.size()), p);
 }
 
 // The recorded time as google.protobuf.Timestamp fields: seconds, and
@@ -140,8 +123,8 @@ struct WireTime {
   int64_t seconds;
   int32_t nanos;
   size_t size() const {
-    return (seconds != 0 ? VarintFieldSize(1, static_cast<uint64_t>(seconds)) : 0) +
-           (nanos != 0 ? VarintFieldSize(2, static_cast<uint64_t>(nanos)) : 0);
+    return (seconds != 0 ? VarintField(1, static_cast<uint64_t>(seconds)) : 0) +
+           (nanos != 0 ? VarintField(2, static_cast<uint64_t>(nanos)) : 0);
   }
 };
 
@@ -155,35 +138,41 @@ WireTime TimeOf(const store::RecordedEvent& r) {
   return t;
 }
 
-}  // namespace
-
-size_t EventWireSize(const store::RecordedEvent& r) {
-  const WireTime t = TimeOf(r);
-  return BytesFieldSize(v1::Event::kEventIdFieldNumber, r.event_id.size()) +
-         BytesFieldSize(v1::Event::kStreamFieldNumber, r.stream.size()) +
+size_t WireSize(const store::RecordedEvent& r, const WireTime& t) {
+  return BytesField(v1::Event::kEventIdFieldNumber, r.event_id.size()) +
+         BytesField(v1::Event::kStreamFieldNumber, r.stream.size()) +
          (r.stream_version.value() != 0
-              ? VarintFieldSize(v1::Event::kStreamVersionFieldNumber, r.stream_version.value())
+              ? VarintField(v1::Event::kStreamVersionFieldNumber, r.stream_version.value())
               : 0) +
-         VarintFieldSize(v1::Event::kPositionFieldNumber, r.position.value()) +
-         BytesFieldSize(v1::Event::kRecordedTimeFieldNumber, t.size()) + r.data.size();
+         VarintField(v1::Event::kPositionFieldNumber, r.position.value()) +
+         BytesField(v1::Event::kRecordedTimeFieldNumber, t.size()) + r.data.size();
 }
 
-// The bytes protobuf's serializer gives for these fields (in field order,
-// defaults left out), written directly into one reserved buffer.
+}  // namespace
+
+size_t EventWireSize(const store::RecordedEvent& r) { return WireSize(r, TimeOf(r)); }
+
+// What protobuf's serializer writes for these fields (in field order,
+// defaults left out), into a buffer of exactly their size, as
+// EncodeEventWithCachedSizes writes the data.
 void AppendEventWire(const store::RecordedEvent& r, std::string* out) {
   const WireTime t = TimeOf(r);
-  out->reserve(out->size() + EventWireSize(r));
-  PutBytesField(v1::Event::kEventIdFieldNumber, r.event_id, out);
-  PutBytesField(v1::Event::kStreamFieldNumber, r.stream, out);
+  const size_t at = out->size();
+  out->resize(at + WireSize(r, t));
+  auto* p = reinterpret_cast<uint8_t*>(out->data()) + at;
+  p = WriteBytesField(v1::Event::kEventIdFieldNumber, r.event_id, p);
+  p = WriteBytesField(v1::Event::kStreamFieldNumber, r.stream, p);
   if (r.stream_version.value() != 0) {
-    PutVarintField(v1::Event::kStreamVersionFieldNumber, r.stream_version.value(), out);
+    p = WireFormatLite::WriteUInt64ToArray(v1::Event::kStreamVersionFieldNumber,
+                                           r.stream_version.value(), p);
   }
-  PutVarintField(v1::Event::kPositionFieldNumber, r.position.value(), out);
-  PutVarint(Tag(v1::Event::kRecordedTimeFieldNumber, kDelimited), out);
-  PutVarint(t.size(), out);
-  if (t.seconds != 0) PutVarintField(1, static_cast<uint64_t>(t.seconds), out);
-  if (t.nanos != 0) PutVarintField(2, static_cast<uint64_t>(t.nanos), out);
-  out->append(r.data.data(), r.data.size());
+  p = WireFormatLite::WriteUInt64ToArray(v1::Event::kPositionFieldNumber, r.position.value(), p);
+  p = WireFormatLite::WriteTagToArray(v1::Event::kRecordedTimeFieldNumber,
+                                      WireFormatLite::WIRETYPE_LENGTH_DELIMITED, p);
+  p = CodedOutputStream::WriteVarint64ToArray(t.size(), p);
+  if (t.seconds != 0) p = WireFormatLite::WriteInt64ToArray(1, t.seconds, p);
+  if (t.nanos != 0) p = WireFormatLite::WriteInt32ToArray(2, t.nanos, p);
+  CodedOutputStream::WriteRawToArray(r.data.data(), static_cast<int>(r.data.size()), p);
 }
 
 }  // namespace dealwire::domain

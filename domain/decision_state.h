@@ -201,6 +201,27 @@ class DecisionState {
   // Every table's dirty entries and the position they reach, as a batch.
   store::StateBatch TakeDirty();
   void ClearCache();
+  // Calls `f` with each table, always in the same order (Save's).
+  template <typename F>
+  void EachTable(F&& f) {
+    f(orgs_);
+    f(deals_);
+    f(partnerships_);
+    f(facilities_);
+    f(retracted_);
+    f(corrections_);
+    f(skipped_);
+  }
+  template <typename F>
+  void EachTable(F&& f) const {
+    f(orgs_);
+    f(deals_);
+    f(partnerships_);
+    f(facilities_);
+    f(retracted_);
+    f(corrections_);
+    f(skipped_);
+  }
 
   // --- decider.cc: driving, lookups, tags ---
   // Applies every committed event of `log` from position `from` on, in
@@ -348,9 +369,11 @@ class DecisionState {
   const size_t cache_bytes_;
   PageCache cache_;
   std::unique_ptr<BatchWriter> writer_;  // with a state space, after Recover
-  // The last event the state includes.
+  // The last event the state includes, and the last one the batches taken
+  // so far include.
   uint64_t through_ = 0;
   std::string through_id_;
+  uint64_t taken_through_ = 0;
   bool restored_ = false;
   uint64_t replayed_ = 0;
   size_t evict_at_ = 0;    // Checkpoint sweeps the cache again from this size

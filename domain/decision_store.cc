@@ -22,6 +22,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -37,14 +38,14 @@ namespace {
 
 namespace v1 = dealwire::v1;
 
-// The marker: the position (8 bytes, big-endian) and id of the last event
-// the kept state includes.
+// The marker: the position (a varint) and id of the last event the kept
+// state includes.
 constexpr absl::string_view kMarkerKey = "decider/@";
 // The layout of the entries below; kept state of another layout is dropped
 // and the log replayed. Goes up with any change of an entry's encoding or
 // of the tables.
 constexpr absl::string_view kFormatKey = "decider/format";
-constexpr absl::string_view kFormat = "1";
+constexpr absl::string_view kFormat = "2";
 // Every key of the kept state is in [kStateBegin, kStateEnd).
 constexpr absl::string_view kStateBegin = "decider/";
 constexpr absl::string_view kStateEnd = "decider0";
@@ -129,23 +130,12 @@ class Reader {
     return static_cast<size_t>(n);
   }
   bool whole() const { return ok_ && in_.empty(); }
+  absl::string_view rest() const { return in_; }
 
  private:
   absl::string_view in_;
   bool ok_ = true;
 };
-
-std::string Fixed64(uint64_t v) {
-  std::string out(8, '\0');
-  for (int i = 7; i >= 0; --i, v >>= 8) out[i] = static_cast<char>(v & 0xff);
-  return out;
-}
-
-uint64_t ParseFixed64(absl::string_view s) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = v << 8 | static_cast<unsigned char>(s[i]);
-  return v;
-}
 
 }  // namespace
 
@@ -382,13 +372,7 @@ DecisionState::DecisionState(store::StateSpace* space, size_t cache_bytes)
 DecisionState::~DecisionState() = default;
 
 void DecisionState::ClearCache() {
-  orgs_.clear();
-  deals_.clear();
-  partnerships_.clear();
-  facilities_.clear();
-  retracted_.clear();
-  corrections_.clear();
-  skipped_.clear();
+  EachTable([](auto& t) { t.clear(); });
   undo_.clear();
   kept_.clear();
   cache_.read_error = absl::OkStatus();
@@ -411,10 +395,11 @@ absl::Status DecisionState::Recover(const store::EventLog& log) {
     absl::StatusOr<std::optional<std::string>> marker = space_->Get(kMarkerKey);
     if (!marker.ok()) return marker.status();
     bool usable = false;
-    if (*format == std::optional<std::string>(kFormat) && marker->has_value() &&
-        (*marker)->size() > 8) {
-      const uint64_t at = ParseFixed64(**marker);
-      const absl::string_view id = absl::string_view(**marker).substr(8);
+    const std::string kept = marker->value_or("");
+    Reader r(kept);
+    const uint64_t at = r.U();
+    const absl::string_view id = r.rest();
+    if (*format == std::optional<std::string>(kFormat) && r.ok() && !id.empty()) {
       absl::StatusOr<store::RecordedEvent> there = log.ReadEvent(store::Position(at));
       if (!there.ok() && !absl::IsNotFound(there.status())) return there.status();
       // Another log's state, or one with events this log no longer holds.
@@ -432,6 +417,7 @@ absl::Status DecisionState::Recover(const store::EventLog& log) {
       if (absl::Status s = space_->Write(wipe); !s.ok()) return s;
     }
     restored_ = usable;
+    taken_through_ = through_;
     if (writer_ == nullptr) writer_ = std::make_unique<BatchWriter>(space_, &log, &cache_);
   }
   log_ = &log;
@@ -444,28 +430,28 @@ absl::Status DecisionState::Recover(const store::EventLog& log) {
 store::StateBatch DecisionState::TakeDirty() {
   store::StateBatch batch;
   const uint64_t seq = cache_.next_batch++;
-  orgs_.TakeDirty(&batch, seq);
-  deals_.TakeDirty(&batch, seq);
-  partnerships_.TakeDirty(&batch, seq);
-  facilities_.TakeDirty(&batch, seq);
-  retracted_.TakeDirty(&batch, seq);
-  corrections_.TakeDirty(&batch, seq);
-  skipped_.TakeDirty(&batch, seq);
-  if (through_ > 0) batch.Put(std::string(kMarkerKey), absl::StrCat(Fixed64(through_), through_id_));
+  EachTable([&](auto& t) { t.TakeDirty(&batch, seq); });
+  if (through_ > 0) {
+    std::string marker;
+    Writer(&marker).U(through_);
+    marker += through_id_;
+    batch.Put(std::string(kMarkerKey), std::move(marker));
+  }
+  taken_through_ = through_;
   return batch;
 }
 
 absl::Status DecisionState::Checkpoint(bool force, bool sync) {
   if (space_ == nullptr) return absl::OkStatus();
-  const size_t dirty = orgs_.dirty_count() + deals_.dirty_count() +
-                       partnerships_.dirty_count() + facilities_.dirty_count() +
-                       retracted_.dirty_count() + corrections_.dirty_count() +
-                       skipped_.dirty_count();
+  size_t dirty = 0;
+  EachTable([&](const auto& t) { dirty += t.dirty_count(); });
   // A sweep costs the whole cache: one per eighth of the budget of growth
   // (what the last one could not evict is in use, or not yet written).
   // The dirty entries are taken first, so that they may go once written.
   const bool sweep = cache_.bytes > cache_bytes_ && cache_.bytes >= evict_at_;
-  if (dirty > 0 && (force || dirty >= kTakeAt || sweep)) {
+  // Forced, a batch is taken whenever the marker is behind (events that
+  // changed no entry move it too).
+  if ((dirty > 0 && (dirty >= kTakeAt || sweep)) || (force && through_ > taken_through_)) {
     const uint64_t seq = cache_.next_batch;
     store::StateBatch batch = TakeDirty();
     if (sync) {
@@ -474,18 +460,9 @@ absl::Status DecisionState::Checkpoint(bool force, bool sync) {
     } else if (absl::Status s = writer_->Add(seq, through_, std::move(batch)); !s.ok()) {
       return s;
     }
-  } else if (force && sync && through_ > 0) {
-    store::StateBatch batch = TakeDirty();  // the marker alone
-    if (absl::Status s = space_->Write(batch); !s.ok()) return s;
   }
   if (sweep) {
-    orgs_.Evict();
-    deals_.Evict();
-    partnerships_.Evict();
-    facilities_.Evict();
-    retracted_.Evict();
-    corrections_.Evict();
-    skipped_.Evict();
+    EachTable([](auto& t) { t.Evict(); });
     evict_at_ = std::max(cache_bytes_, cache_.bytes + cache_bytes_ / 8);
   }
   return absl::OkStatus();
@@ -493,11 +470,7 @@ absl::Status DecisionState::Checkpoint(bool force, bool sync) {
 
 void DecisionState::Close() {
   if (writer_ == nullptr) return;
-  if (!poisoned_ && through_ > 0) {  // the marker too, if nothing else
-    const uint64_t seq = cache_.next_batch;
-    store::StateBatch batch = TakeDirty();
-    writer_->Add(seq, through_, std::move(batch)).IgnoreError();
-  }
+  if (!poisoned_) Checkpoint(/*force=*/true, /*sync=*/false).IgnoreError();
   writer_->Stop();
   writer_.reset();
 }
@@ -506,29 +479,24 @@ absl::Status DecisionState::Save(std::string* out) const {
   out->append("DS2");
   Writer w(out);
   std::string value;
-  const auto table = [&](const auto& t, auto encode) -> absl::Status {
+  absl::Status status;
+  EachTable([&](const auto& t) {
+    if (!status.ok()) return;
+    using Codec = typename std::decay_t<decltype(t)>::codec_type;
     size_t n = 0;
     std::string entries;
     Writer e(&entries);
-    absl::Status s = t.ForEachSorted([&](const std::string& key, const auto& v) {
+    status = t.ForEachSorted([&](const std::string& key, const auto& v) {
       ++n;
       e.S(key);
       value.clear();
-      encode(v, &value);
+      Codec::Encode(v, &value);
       e.S(value);
     });
-    if (!s.ok()) return s;
     w.U(n);
     out->append(entries);
-    return absl::OkStatus();
-  };
-  if (absl::Status s = table(orgs_, OrgCodec::Encode); !s.ok()) return s;
-  if (absl::Status s = table(deals_, DealCodec::Encode); !s.ok()) return s;
-  if (absl::Status s = table(partnerships_, PartnershipCodec::Encode); !s.ok()) return s;
-  if (absl::Status s = table(facilities_, NumberCodec::Encode); !s.ok()) return s;
-  if (absl::Status s = table(retracted_, NumberCodec::Encode); !s.ok()) return s;
-  if (absl::Status s = table(corrections_, TextCodec::Encode); !s.ok()) return s;
-  return table(skipped_, UnitCodec::Encode);
+  });
+  return status;
 }
 
 }  // namespace dealwire::domain::internal

@@ -69,6 +69,8 @@ class PagedTable {
   };
 
  public:
+  using codec_type = Codec;
+
   // Points at an entry; end() when there is none.
   class iterator {
    public:

@@ -116,17 +116,27 @@ bool EventFilter::Matches(absl::string_view type, absl::string_view stream,
   return true;
 }
 
-WireMessage FramedMessage(int field_number, absl::string_view content) {
-  auto out = std::make_shared<std::string>();
-  out->reserve(content.size() + 6);
+namespace {
+
+// A length-delimited field's tag and length (at most 6 bytes here: field
+// numbers below 16, lengths below 4 GiB).
+void AppendFrameHeader(int field_number, size_t size, std::string* out) {
   out->push_back(static_cast<char>(field_number << 3 | 2));  // wire type 2: length-delimited
-  for (uint64_t n = content.size();; n >>= 7) {
+  for (uint64_t n = size;; n >>= 7) {
     if (n < 0x80) {
       out->push_back(static_cast<char>(n));
       break;
     }
     out->push_back(static_cast<char>((n & 0x7f) | 0x80));
   }
+}
+
+}  // namespace
+
+WireMessage FramedMessage(int field_number, absl::string_view content) {
+  auto out = std::make_shared<std::string>();
+  out->reserve(content.size() + 6);
+  AppendFrameHeader(field_number, content.size(), out.get());
   out->append(content.data(), content.size());
   return out;
 }
@@ -136,14 +146,7 @@ WireMessage EventMessage(const store::RecordedEvent& r) {
   const size_t n = domain::EventWireSize(r);
   auto out = std::make_shared<std::string>();
   out->reserve(n + 6);
-  out->push_back(static_cast<char>(v1::SubscribeResponse::kEventFieldNumber << 3 | 2));
-  for (uint64_t v = n;; v >>= 7) {
-    if (v < 0x80) {
-      out->push_back(static_cast<char>(v));
-      break;
-    }
-    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
-  }
+  AppendFrameHeader(v1::SubscribeResponse::kEventFieldNumber, n, out.get());
   domain::AppendEventWire(r, out.get());
   return out;
 }

@@ -32,6 +32,17 @@ namespace {
 // The state space's database, in the log's directory.
 constexpr char kStateDir[] = "state";
 
+// The value of `key`, or nullopt when there is none.
+absl::StatusOr<std::optional<std::string>> GetValue(rocksdb::DB* db, const rocksdb::ReadOptions& ro,
+                                                    rocksdb::ColumnFamilyHandle* cf,
+                                                    absl::string_view key) {
+  std::string value;
+  const rocksdb::Status s = db->Get(ro, cf, ToSlice(key), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return FromRocks(s, "reading state");
+  return std::optional<std::string>(std::move(value));
+}
+
 class RocksDbStateSnapshot final : public StateSnapshot {
  public:
   // REQUIRES: `lock` holds db_mu_ shared and the database is open.
@@ -46,11 +57,7 @@ class RocksDbStateSnapshot final : public StateSnapshot {
   absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) const override {
     rocksdb::ReadOptions ro;
     ro.snapshot = snapshot_;
-    std::string value;
-    rocksdb::Status s = db_->Get(ro, cf_, ToSlice(key), &value);
-    if (s.IsNotFound()) return std::optional<std::string>();
-    if (!s.ok()) return FromRocks(s, "reading state");
-    return std::optional<std::string>(std::move(value));
+    return GetValue(db_, ro, cf_, key);
   }
 
   absl::Status Scan(absl::string_view prefix, absl::string_view start_after,
@@ -190,11 +197,8 @@ absl::StatusOr<std::optional<std::string>> RocksDbEventLog::State::Get(
     absl::string_view key) const {
   std::shared_lock l(log_.db_mu_);
   if (log_.state_db_ == nullptr) return absl::UnavailableError("event log is closed");
-  std::string value;
-  const rocksdb::Status s = log_.state_db_->Get(rocksdb::ReadOptions(), ToSlice(key), &value);
-  if (s.IsNotFound()) return std::optional<std::string>();
-  if (!s.ok()) return FromRocks(s, "reading state");
-  return std::optional<std::string>(std::move(value));
+  return GetValue(log_.state_db_.get(), rocksdb::ReadOptions(),
+                  log_.state_db_->DefaultColumnFamily(), key);
 }
 
 absl::StatusOr<std::unique_ptr<StateSnapshot>> RocksDbEventLog::State::Snapshot() const {

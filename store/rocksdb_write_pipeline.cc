@@ -42,6 +42,17 @@ namespace dealwire::store {
 
 namespace enc = encoding;
 
+namespace {
+
+// Fails with `error` every append of `results` that had succeeded so far.
+void FailAccepted(std::vector<absl::StatusOr<AppendResult>>& results, const absl::Status& error) {
+  for (auto& r : results) {
+    if (r.ok()) r = error;
+  }
+}
+
+}  // namespace
+
 void RocksDbEventLog::AppendAsync(std::string stream, ExpectedVersion expected,
                                   std::vector<ProposedEvent> events, AppendCallback done) {
   size_t bytes = 0;
@@ -196,11 +207,7 @@ void RocksDbEventLog::SyncLoop() {
       }
     }
     if (!synced.ok()) {
-      for (WrittenGroup& g : groups) {
-        for (auto& r : g.results) {
-          if (r.ok()) r = synced;
-        }
-      }
+      for (WrittenGroup& g : groups) FailAccepted(g.results, synced);
     } else if (groups.back().last_position > committed_.load(std::memory_order_relaxed)) {
       Publish(groups.back().last_position);
     }
@@ -314,9 +321,7 @@ WrittenGroup RocksDbEventLog::WriteGroup(std::vector<PendingAppend> group) {
         std::lock_guard l(failure_mu_);
         error = failure_;
       }
-      for (auto& r : out.results) {
-        if (r.ok()) r = error;
-      }
+      FailAccepted(out.results, error);
       batch.Clear();
     }
     if (batch.Count() > 0) {
@@ -330,9 +335,7 @@ WrittenGroup RocksDbEventLog::WriteGroup(std::vector<PendingAppend> group) {
       if (!s.ok()) {
         const absl::Status error = StorageError(s, "writing appends");
         Fail(error);
-        for (auto& r : out.results) {
-          if (r.ok()) r = error;
-        }
+        FailAccepted(out.results, error);
       } else {
         for (auto& [stream, next] : g.versions) {
           if (next_versions_.size() >= kMaxCachedStreams) next_versions_.clear();
