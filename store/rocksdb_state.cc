@@ -129,6 +129,13 @@ absl::Status RocksDbEventLog::OpenStateDb(const rocksdb::DBOptions& db_options,
   state_options.env = rocksdb::Env::Default();
   state_options.create_if_missing = true;
   state_options.max_total_wal_size = 256 << 20;
+  // Two threads write here (the projector and the decider's writer), and
+  // the projections' keys are inserted with hints
+  // (memtable_insert_with_hint_prefix_extractor): memtable inserts stay on
+  // one thread at a time. With RocksDB's parallel memtable writes, a hinted
+  // insert aborted once on an assertion of the skip list
+  // (InlineSkipList::Insert: splice->prev_[splice->height_] == head_).
+  state_options.allow_concurrent_memtable_write = false;
   const std::string state_path = absl::StrCat(path_, "/", kStateDir);
   std::error_code ec;
   std::filesystem::create_directories(state_path, ec);
