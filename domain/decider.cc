@@ -360,6 +360,9 @@ void DomainDecider::Closing() {
 bool DomainDecider::restored() const { return state_ != nullptr && state_->restored(); }
 uint64_t DomainDecider::replayed() const { return state_ != nullptr ? state_->replayed() : 0; }
 size_t DomainDecider::cached_bytes() const { return state_ != nullptr ? state_->cached_bytes() : 0; }
+absl::Status DomainDecider::WaitWritten() {
+  return state_ != nullptr ? state_->WaitWritten() : absl::OkStatus();
+}
 
 absl::StatusOr<std::string> DomainDecider::StateBytes() const {
   if (state_ == nullptr) return absl::FailedPreconditionError("the decider is not recovered");

@@ -108,6 +108,10 @@ class DomainDecider final : public store::Decider {
   uint64_t replayed() const;
   // What the cached state holds in memory now (an estimate).
   size_t cached_bytes() const;
+  // Waits until the changes handed to the state space's writer so far are
+  // written (they become evictable), or returns the write's error. Safe
+  // beside Decide; changes not yet handed over (fewer than a batch) stay.
+  absl::Status WaitWritten();
 
   // The whole state as bytes, wherever its entries are (cache or state
   // space): the same state gives the same bytes. For comparing states; it

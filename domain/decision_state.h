@@ -174,6 +174,8 @@ class DecisionState {
   bool restored() const { return restored_; }
   uint64_t replayed() const { return replayed_; }
   size_t cached_bytes() const { return cache_.bytes; }
+  // See DomainDecider::WaitWritten.
+  absl::Status WaitWritten();
   // Writes every change not yet written and stops the writing thread.
   // REQUIRES: every decided event is durable (or will never be).
   void Close();

@@ -259,6 +259,19 @@ class BatchWriter {
     return absl::OkStatus();
   }
 
+  // Waits until every batch queued so far is written; the last write's
+  // error when one fails meanwhile.
+  absl::Status WaitWritten() {
+    std::unique_lock l(mu_);
+    const uint64_t last = queue_.empty() ? 0 : queue_.back().seq;
+    while (!queue_.empty() && queue_.front().seq <= last) {
+      if (!error_.ok()) return error_;
+      if (stopping_) return absl::CancelledError("the decider's writer is stopping");
+      cv_.wait_for(l, std::chrono::milliseconds(100));
+    }
+    return absl::OkStatus();
+  }
+
   // Drops every queued batch; a batch being written is written first.
   void Drop() {
     std::lock_guard w(write_mu_);
@@ -466,6 +479,10 @@ absl::Status DecisionState::Checkpoint(bool force, bool sync) {
     evict_at_ = std::max(cache_bytes_, cache_.bytes + cache_bytes_ / 8);
   }
   return absl::OkStatus();
+}
+
+absl::Status DecisionState::WaitWritten() {
+  return writer_ != nullptr ? writer_->WaitWritten() : absl::OkStatus();
 }
 
 void DecisionState::Close() {

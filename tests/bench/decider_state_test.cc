@@ -152,13 +152,18 @@ TEST_F(DeciderStateTest, AStartFromTheKeptStateEqualsAFullReplay) {
 TEST_F(DeciderStateTest, ACacheFarSmallerThanTheStateDecidesTheSame) {
   // 64 KiB of cache against a state of megabytes: entries are evicted and
   // read back (amendments name events from anywhere in the log).
-  SyntheticEvents gen({.seed = 9, .events = 40000, .companies = 600, .investors = 200});
+  SyntheticEvents gen({.seed = 9, .events = 40500, .companies = 600, .investors = 200});
   Open(/*cache_bytes=*/64 << 10);
   Load(gen, 40000);  // every append accepted, as with the whole state in memory
+  // What the cache holds beyond its budget is what is not yet written, and
+  // that depends on how far the writing thread got. Once it has written
+  // everything handed to it, the sweeps of the next events leave the
+  // budget plus what those events touched.
+  ASSERT_OK(decider_->WaitWritten());
+  Load(gen, 500);
   const std::string state = State();
   EXPECT_TRUE(Same(state, Replayed()));
-  // The budget, plus up to 4096 dirty entries and those not yet written.
-  EXPECT_LT(decider_->cached_bytes(), size_t{5} << 19) << "the cache keeps what it could evict";
+  EXPECT_LT(decider_->cached_bytes(), size_t{1} << 20) << "the cache keeps what it could evict";
   Close();
 
   domain::DomainDecider whole(domain::DomainDecider::Options{.in_memory = true});
