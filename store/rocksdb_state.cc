@@ -18,6 +18,7 @@
 #include <system_error>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "rocksdb/db.h"
 #include "rocksdb/env.h"
@@ -129,12 +130,9 @@ absl::Status RocksDbEventLog::OpenStateDb(const rocksdb::DBOptions& db_options,
   state_options.env = rocksdb::Env::Default();
   state_options.create_if_missing = true;
   state_options.max_total_wal_size = 256 << 20;
-  // Two threads write here (the projector and the decider's writer), and
-  // the projections' keys are inserted with hints
-  // (memtable_insert_with_hint_prefix_extractor): memtable inserts stay on
-  // one thread at a time. With RocksDB's parallel memtable writes, a hinted
-  // insert aborted once on an assertion of the skip list
-  // (InlineSkipList::Insert: splice->prev_[splice->height_] == head_).
+  // Keys are inserted with hints (memtable_insert_with_hint_prefix_extractor),
+  // which RocksDB supports only with memtable inserts on one thread at a
+  // time; two threads write here (the projector and the decider's writer).
   state_options.allow_concurrent_memtable_write = false;
   const std::string state_path = absl::StrCat(path_, "/", kStateDir);
   std::error_code ec;
@@ -162,6 +160,13 @@ absl::Status RocksDbEventLog::State::Write(const StateBatch& batch) {
         wb.Delete(ToSlice(w.key));
         break;
       case StateBatch::Op::kDeleteRange:
+        // Outside the insert hints' domain (StateKeyHintPrefix).
+        if (w.key.size() >= 8 && w.key.back() != '/') {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "state range deletion: the first key must be shorter than 8 bytes or end with "
+              "'/', not '",
+              absl::CEscape(w.key), "'"));
+        }
         wb.DeleteRange(ToSlice(w.key), ToSlice(w.value));
         break;
     }

@@ -50,7 +50,9 @@ class StateBatch {
     bytes_ += key.size();
     writes_.push_back({Op::kDelete, std::move(key), {}});
   }
-  // Removes every key in [begin, end).
+  // Removes every key in [begin, end). `begin` is shorter than 8 bytes or
+  // ends with '/' (a prefix, as the ranges of the state's layouts are);
+  // StateSpace::Write refuses others with INVALID_ARGUMENT.
   void DeleteRange(std::string begin, std::string end) {
     bytes_ += begin.size() + end.size();
     writes_.push_back({Op::kDeleteRange, std::move(begin), std::move(end)});
@@ -100,7 +102,7 @@ class StateSpace {
   // events (which are durable) thus never runs ahead of the log.
   // Keys ending in an 8-byte big-endian number are cheapest to write in
   // increasing order of that number among keys with the same beginning.
-  // Returns OK, INVALID_ARGUMENT (bad key), UNAVAILABLE (closed, or a
+  // Returns OK, INVALID_ARGUMENT (bad key or range), UNAVAILABLE (closed, or a
   // storage error), RESOURCE_EXHAUSTED (the disk is full), INTERNAL. After a
   // storage error the next call first resumes the state space (and fails
   // the same way while the cause lasts); the batch that failed is not
