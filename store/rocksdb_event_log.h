@@ -72,6 +72,17 @@ inline constexpr char kLegacyDeciderStateFile[] = "decider-state";
 // dropped and refilled from the stream index on demand.
 inline constexpr size_t kMaxCachedStreams = 1 << 20;
 
+// Whether a state-space key is inserted into the memtable with a hint (for
+// the key without its last 8 bytes): keys of 8 bytes or more, except those
+// ending in '/'. Those are where the state's range deletions start, and a
+// range start must take no hint: RocksDB 7.8 inserts a range deletion into
+// the memtable's range-deletion list with the point list's hint for its
+// prefix, and a hint used in both lists corrupts them (an assertion abort
+// in InlineSkipList::Insert). State::Write refuses range starts that would.
+inline bool StateKeyTakesHint(absl::string_view key) {
+  return key.size() >= 8 && key.back() != '/';
+}
+
 // Returns `s` for a caller, its message prefixed by `what`: NOT_FOUND,
 // DATA_LOSS (corruption), INVALID_ARGUMENT, UNAVAILABLE (busy, try again),
 // INTERNAL for the rest.

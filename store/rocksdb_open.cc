@@ -62,7 +62,7 @@ constexpr uint64_t kFormat = 2;
 // become near O(1) instead of a full skip-list search per key. The state
 // space uses it too: projections key claims and timelines by position under
 // an entity, and write them in order.
-class IndexKeyPrefix final : public rocksdb::SliceTransform {
+class IndexKeyPrefix : public rocksdb::SliceTransform {
  public:
   const char* Name() const override { return "dealwire.IndexKeyPrefix"; }
   rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
@@ -71,20 +71,13 @@ class IndexKeyPrefix final : public rocksdb::SliceTransform {
   bool InDomain(const rocksdb::Slice& key) const override { return key.size() >= 8; }
 };
 
-// The state space's insert hints: IndexKeyPrefix, except for keys ending in
-// '/', which is where every range deletion of the state space of 8 bytes or
-// more starts (State::Write refuses others; shorter keys have no hint). RocksDB 7.8 inserts a range deletion into
-// the memtable's range-deletion list with the point list's hint for its
-// prefix, and a hint used in both lists corrupts them (an assertion abort
-// in InlineSkipList::Insert): range starts must get none.
-class StateKeyHintPrefix final : public rocksdb::SliceTransform {
+// The state space's insert hints: IndexKeyPrefix without the range starts
+// (StateKeyTakesHint).
+class StateKeyHintPrefix final : public IndexKeyPrefix {
  public:
   const char* Name() const override { return "dealwire.StateKeyHintPrefix"; }
-  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
-    return rocksdb::Slice(key.data(), key.size() - 8);
-  }
   bool InDomain(const rocksdb::Slice& key) const override {
-    return key.size() >= 8 && key[key.size() - 1] != '/';
+    return StateKeyTakesHint(ToView(key));
   }
 };
 

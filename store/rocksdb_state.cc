@@ -160,8 +160,7 @@ absl::Status RocksDbEventLog::State::Write(const StateBatch& batch) {
         wb.Delete(ToSlice(w.key));
         break;
       case StateBatch::Op::kDeleteRange:
-        // Outside the insert hints' domain (StateKeyHintPrefix).
-        if (w.key.size() >= 8 && w.key.back() != '/') {
+        if (StateKeyTakesHint(w.key)) {
           return absl::InvalidArgumentError(absl::StrCat(
               "state range deletion: the first key must be shorter than 8 bytes or end with "
               "'/', not '",
