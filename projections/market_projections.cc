@@ -348,6 +348,7 @@ absl::StatusOr<std::unique_ptr<MarketProjections>> MarketProjections::Open(store
   snapshot->reset();
   p->live_ = std::make_unique<Projector>(log, state, generation);
   if (absl::Status s = p->live_->Load(); !s.ok()) return s;
+  p->published_.store(p->live_->applied(), std::memory_order_release);
   p->commit_listener_ = log->AddCommitListener([raw = p.get()](store::Position) { raw->Wake(); });
   p->follower_ = std::thread([raw = p.get()] {
     pthread_setname_np(pthread_self(), "dw-projector");
@@ -374,6 +375,10 @@ void MarketProjections::Stop() {
     stopping_ = true;
     interrupt_.store(true, std::memory_order_release);
   }
+  {
+    std::lock_guard l(wait_mu_);
+    closed_.store(true, std::memory_order_release);
+  }
   Wake();
   applied_cv_.notify_all();
   pause_cv_.notify_all();
@@ -390,8 +395,16 @@ void MarketProjections::Wake() {
 }
 
 uint64_t MarketProjections::applied() const {
-  std::lock_guard l(mu_);
-  return live_->applied();
+  return published_.load(std::memory_order_acquire);
+}
+
+void MarketProjections::Publish(uint64_t applied) {
+  uint64_t was = published_.load(std::memory_order_relaxed);
+  while (was < applied &&
+         !published_.compare_exchange_weak(was, applied, std::memory_order_release)) {
+  }
+  { std::lock_guard l(wait_mu_); }
+  applied_cv_.notify_all();
 }
 
 void MarketProjections::FollowLoop() {
@@ -416,13 +429,13 @@ void MarketProjections::FollowLoop() {
       continue;
     }
     absl::Status s = projector->ApplyUpTo(
-        end, options_.max_batch_events, [this](uint64_t) { applied_cv_.notify_all(); },
+        end, options_.max_batch_events, [this](uint64_t applied) { Publish(applied); },
         [this] { return interrupt_.load(std::memory_order_acquire); });
     if (!s.ok()) {
       // A failed batch leaves the state at the last whole batch; retry after
       // a pause (the log may be closing, or the disk recovering).
       std::unique_lock l(mu_);
-      applied_cv_.wait_for(l, std::chrono::seconds(1), [this] { return stopping_; });
+      pause_cv_.wait_for(l, std::chrono::seconds(1), [this] { return stopping_; });
     }
   }
 }
@@ -433,17 +446,27 @@ absl::Status MarketProjections::WaitApplied(uint64_t position, absl::Time deadli
                                               " is beyond the end of the log (",
                                               log_->LastPosition().value(), ")"));
   }
-  std::unique_lock l(mu_);
-  for (;;) {
-    if (stopping_) return absl::UnavailableError("projections are stopping");
-    if (live_->applied() >= position) return absl::OkStatus();
-    const absl::Time now = absl::Now();
-    if (now >= deadline) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "projections have applied position ", live_->applied(), ", not yet ", position));
+  auto reached = [&] {
+    return closed_.load(std::memory_order_acquire) ||
+           published_.load(std::memory_order_acquire) >= position;
+  };
+  if (!reached()) {
+    std::unique_lock l(wait_mu_);
+    if (deadline == absl::InfiniteFuture()) {
+      applied_cv_.wait(l, reached);
+    } else {
+      applied_cv_.wait_until(l, absl::ToChronoTime(deadline), reached);
     }
-    applied_cv_.wait_for(l, absl::ToChronoNanoseconds(std::min(deadline - now, absl::Seconds(1))));
   }
+  if (closed_.load(std::memory_order_acquire)) {
+    return absl::UnavailableError("projections are stopping");
+  }
+  const uint64_t applied = published_.load(std::memory_order_acquire);
+  if (applied < position) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("projections have applied position ", applied, ", not yet ", position));
+  }
+  return absl::OkStatus();
 }
 
 // ---------------------------------------------------------------------------
@@ -1097,8 +1120,8 @@ absl::Status MarketProjections::Rebuild(
     std::lock_guard l(mu_);
     live_ = std::move(rebuilt);
   }
+  Publish(at);
   Resume();
-  applied_cv_.notify_all();
 
   v1::RebuildProjectionsResponse r;
   v1::RebuildDone* done = r.mutable_done();

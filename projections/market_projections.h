@@ -123,8 +123,7 @@ class MarketProjections {
   const Options options_;
 
   mutable std::mutex mu_;
-  mutable std::condition_variable applied_cv_;  // applied position moved or stopping
-  std::condition_variable pause_cv_;            // pause state changed
+  std::condition_variable pause_cv_;            // pause state changed, or stopping
   std::unique_ptr<Projector> live_;             // guarded by mu_ (pointer swap)
   bool stopping_ = false;                       // guarded by mu_
   bool pause_requested_ = false;                // guarded by mu_
@@ -137,6 +136,17 @@ class MarketProjections {
   // (a futex: neither side takes a lock).
   std::atomic<uint32_t> wake_{0};
   uint64_t commit_listener_ = 0;
+
+  // Publishes the live generation's applied position to WaitApplied: the
+  // store, then an empty critical section on wait_mu_, then the notify, so
+  // that a waiter that saw the old position is already waiting when the
+  // notify comes (no lost wake-up). The projector holds wait_mu_ for no
+  // work, so a starved projector never holds up a waiter that need not wait.
+  void Publish(uint64_t applied);
+  std::atomic<uint64_t> published_{0};  // never decreases
+  std::atomic<bool> closed_{false};     // Stop was called
+  mutable std::mutex wait_mu_;
+  mutable std::condition_variable applied_cv_;  // published_ moved, or closed_
 
   // Current cap tables with names, by generation, company and pending. An
   // entry is used while the version it was folded at (the company's last
