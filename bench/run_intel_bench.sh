@@ -17,14 +17,21 @@
 #   2. starts dealwired on that directory, listening on 127.0.0.1:0 (the port
 #      is read from its start line), and waits (bounded) for its health check;
 #   3. dealwire-bench --scenario projection-catchup: the rate at which the
-#      projections fold the log they find at start;
+#      projections fold the log they find at start; then --scenario catchup
+#      (one Subscribe over the whole log): the raw log read rate of the same
+#      run, which the catch-up goal is a fraction of;
 #   4. dealwire-bench --scenario captable: GetCapTable from --concurrency
 #      callers over --query-companies companies, --duration s per phase
 #      (current, known_at_position, effective_on);
-#   5. dealwire-bench --scenario rebuild: Admin.RebuildProjections;
-#   6. stops dealwired (SIGTERM, then SIGKILL after 30 s) and removes the
+#   5. dealwire-bench --scenario rebuild: Admin.RebuildProjections; then the
+#      live projector under load: --scenario append (closed-loop one-event
+#      appends for --duration s) while the projections follow, and
+#      --scenario projection-catchup again: how far they trailed when the
+#      load stopped and how fast they caught up;
+#   6. reads the server's RSS (VmRSS, VmHWM) and the data directory's size,
+#      stops dealwired (SIGTERM, then SIGKILL after 30 s) and removes the
 #      directory unless --keep-data, also on failure or Ctrl-C; prints a
-#      summary.
+#      summary, each figure beside its goal (docs/storage.md).
 # Exits non-zero when a step failed (a refused event, a scenario error,
 # rebuilt digests that differ), after running the remaining benchmark steps.
 #
@@ -147,11 +154,18 @@ run_bench() {
   fi
 }
 run_bench --scenario projection-catchup --catchup-timeout 3600
+run_bench --scenario catchup --catchup-events "$events"
 run_bench --scenario captable --companies "$query_companies" --concurrency "$concurrency" \
   --duration "$duration"
 run_bench --scenario rebuild
+run_bench --scenario append --duration "$duration"
+run_bench --scenario projection-catchup --catchup-timeout 3600
 
+rss_mib=$(awk '/^VmRSS:/ {printf "%.0f", $2 / 1024}' "/proc/$server_pid/status" 2>/dev/null || true)
+hwm_mib=$(awk '/^VmHWM:/ {printf "%.0f", $2 / 1024}' "/proc/$server_pid/status" 2>/dev/null || true)
 stop_server
+data_bytes=$(du -sb "$data" | awk '{print $1}')
+state_bytes=$(du -sb "$data/state" | awk '{print $1}')
 
 # 6. Summary.
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
@@ -160,21 +174,45 @@ echo "=== run_intel_bench summary: $events events${seed:+, seed $seed} ==="
 echo "dealwire-gen --data-dir: $(sed -n 's/.*: \([0-9]*\) events\/s.*/\1/p' <<<"$gen_line") events/s" \
   "(durable, 1 event per append, domain validation on, in process)"
 echo "dealwired start (opens the log): $started_s s"
+read_rate=
+if line=$(grep -m1 '^catchup:' "$results"); then
+  read_rate=$(awk '{print $2}' <<<"$line")
+  echo "raw log read (Subscribe): $read_rate events/s"
+fi
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "?" }'; }
 if line=$(grep -m1 '^projection_catchup:' "$results"); then
-  echo "projection catch-up:      $(awk '{print $2}' <<<"$line") events/s" \
-    "($(field basis "$line"); applied=$(field applied "$line") in $(field seconds "$line") s)"
+  rate=$(awk '{print $2}' <<<"$line")
+  echo "projection catch-up:      $rate events/s" \
+    "($(field basis "$line"); applied=$(field applied "$line") in $(field seconds "$line") s)" \
+    "= $(ratio "$rate" "${read_rate:-0}")x the log read; goal >= 1000000 events/s or >= 0.5x"
 fi
 for phase in current known_at_position effective_on; do
   if line=$(grep -m1 "^captable_${phase}_x" "$results"); then
-    printf 'GetCapTable %-18s %s calls/s p50=%s p99=%s max=%s not_found=%s errors=%s\n' \
+    goal='p99 <= 10 ms'
+    [[ $phase == current ]] && goal='p99 <= 1 ms'
+    printf 'GetCapTable %-18s %s calls/s p50=%s p99=%s max=%s not_found=%s errors=%s; goal %s\n' \
       "$phase:" "$(awk '{print $2}' <<<"$line")" "$(field p50 "$line")" "$(field p99 "$line")" \
-      "$(field max "$line")" "$(field not_found "$line")" "$(field errors "$line")"
+      "$(field max "$line")" "$(field not_found "$line")" "$(field errors "$line")" "$goal"
   fi
 done
 if line=$(grep -m1 '^rebuild:' "$results"); then
   echo "rebuild:                  $(awk '{print $2}' <<<"$line") events/s" \
     "events=$(field events "$line") elapsed=$(field elapsed_s "$line") s" \
-    "identical=$(field identical "$line")"
+    "identical=$(field identical "$line"); goal as catch-up"
 fi
+if line=$(grep -m1 '^append_1x' "$results"); then
+  after=$(grep '^projection_catchup:' "$results" | tail -n 1)
+  lag=$(field initial_lag "$after")
+  if [[ $lag == 0 ]]; then
+    behind="they had kept up (lag 0 when the load stopped)"
+  else
+    behind="they trailed by $lag events when the load stopped and caught up at $(awk '{print $2}' <<<"$after") events/s"
+  fi
+  echo "under load: appends $(awk '{print $2}' <<<"$line") events/s p99=$(field p99 "$line")" \
+    "while the projections followed; $behind"
+fi
+echo "dealwired memory at the end: rss=${rss_mib:-?} MiB peak=${hwm_mib:-?} MiB; goal <= 512 MiB at 10M events"
+echo "data directory: $data_bytes bytes = $((data_bytes / events)) bytes/event" \
+  "(state space $state_bytes bytes = $((state_bytes / events)) bytes/event)"
 [[ $failed == 0 ]] || echo "run_intel_bench: some steps failed (see above)" >&2
 exit "$failed"

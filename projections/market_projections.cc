@@ -265,6 +265,7 @@ class MarketProjections::Query {
     NameResolver names = Names();
     FillCapTableNames(names, &*table);
     const size_t bytes = table->ByteSizeLong();
+    if (bytes > owner_->options_.cap_table_cache_bytes) return table;  // beyond the budget
     std::lock_guard l(owner_->cache_mu_);
     auto& cache = owner_->cap_tables_;
     if (auto it = cache.find(cache_key); it != cache.end()) {
@@ -272,7 +273,7 @@ class MarketProjections::Query {
       cache.erase(it);
     }
     if (cache.size() >= kMaxCachedCapTables ||
-        owner_->cached_bytes_ + bytes > kMaxCachedCapTableBytes) {
+        owner_->cached_bytes_ + bytes > owner_->options_.cap_table_cache_bytes) {
       cache.clear();
       owner_->cached_bytes_ = 0;
     }

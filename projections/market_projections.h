@@ -48,6 +48,9 @@ class MarketProjections {
     size_t max_batch_events = 20000;
     // Most events per batch during a rebuild. Default: 100000
     size_t rebuild_batch_events = 100000;
+    // Bytes of folded current cap tables kept for repeated questions (the
+    // cache starts over when full). Default: 64 MiB
+    size_t cap_table_cache_bytes = 64 << 20;
     // Today's day number (common/calendar.h), for overdue deals.
     // Default: TodayDayNumber
     std::function<int64_t()> today;
@@ -158,7 +161,6 @@ class MarketProjections {
     v1::CapTable table;
   };
   static constexpr size_t kMaxCachedCapTables = 8192;
-  static constexpr size_t kMaxCachedCapTableBytes = 64 << 20;
   mutable std::mutex cache_mu_;
   mutable absl::flat_hash_map<std::string, CachedCapTable> cap_tables_;  // guarded by cache_mu_
   mutable size_t cached_bytes_ = 0;                                     // guarded by cache_mu_

@@ -50,6 +50,20 @@ int main(int argc, char** argv) {
                  "append needs it")
       ->capture_default_str()
       ->check(CLI::Range(size_t{1} << 20, size_t{1} << 40));
+  app.add_option("--block-cache-bytes", options.block_cache_bytes,
+                 "bytes of the block cache the log and the projections share (indexes, "
+                 "projection state read again and again)")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1} << 20, size_t{1} << 40));
+  app.add_option("--memtable-bytes", options.memtable_bytes,
+                 "bytes of write buffers (memtables) of the log and the projections together; "
+                 "beyond it they are flushed to disk")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{4} << 20, size_t{1} << 40));
+  app.add_option("--cap-table-cache-bytes", options.cap_table_cache_bytes,
+                 "bytes of folded current cap tables kept for repeated questions")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{0}, size_t{1} << 40));
   app.set_version_flag("--version", "dealwired " DEALWIRE_VERSION);
   CLI11_PARSE(app, argc, argv);
   options.subscriber_stall_timeout = absl::Seconds(stall_seconds);

@@ -71,6 +71,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   store::Options log_options;
   log_options.decider = std::make_shared<domain::DomainDecider>(
       domain::DomainDecider::Options{.cache_bytes = options.decider_cache_bytes});
+  log_options.block_cache_bytes = options.block_cache_bytes;
+  log_options.memtable_bytes = options.memtable_bytes;
   log_options.storage_listener = [health = server->storage_health_](const absl::Status& s) {
     health->Told(s);
   };
@@ -78,8 +80,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       store::OpenEventLog(options.data_dir, std::move(log_options));
   if (!log.ok()) return log.status();
   server->log_ = *std::move(log);
+  projections::MarketProjections::Options projection_options;
+  projection_options.cap_table_cache_bytes = options.cap_table_cache_bytes;
   absl::StatusOr<std::unique_ptr<projections::MarketProjections>> projections =
-      projections::MarketProjections::Open(server->log_.get(), &server->log_->state(), {});
+      projections::MarketProjections::Open(server->log_.get(), &server->log_->state(),
+                                           std::move(projection_options));
   if (!projections.ok()) return projections.status();
   server->projections_ = *std::move(projections);
   server->queries_ = std::make_unique<Executor>(options.query_threads, options.max_queued_queries,

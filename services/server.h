@@ -56,6 +56,12 @@ struct ServerOptions {
   // What the write side's domain state may hold in memory; the rest is in
   // the state space (domain::DomainDecider::Options). Default: 128 MiB
   size_t decider_cache_bytes = 128 << 20;
+  // Memory budgets of the storage and the projections (store::Options,
+  // projections::MarketProjections::Options). Default: 256 MiB block cache,
+  // 128 MiB memtables, 64 MiB of cached cap tables
+  size_t block_cache_bytes = 256 << 20;
+  size_t memtable_bytes = 128 << 20;
+  size_t cap_table_cache_bytes = 64 << 20;
 };
 
 class Server {

@@ -198,8 +198,14 @@ struct Options {
   // appends in flight. Default: 8
   size_t max_unsynced_groups = 8;
 
-  // Block cache shared by all column families. Default: 256 MiB
+  // Block cache shared by all column families of both databases (the log's
+  // and the state space's). Default: 256 MiB
   size_t block_cache_bytes = 256 << 20;
+
+  // Memtables of every column family of both databases, together: a burst
+  // flushes sooner instead of filling every family's buffers. Default:
+  // 128 MiB
+  size_t memtable_bytes = 128 << 20;
 
   // Event ids of recent events are held in memory, and written to the id
   // index as one sorted file per this many (once their events are durable);

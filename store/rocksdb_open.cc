@@ -123,7 +123,7 @@ absl::StatusOr<std::unique_ptr<EventLog>> RocksDbEventLog::Open(const std::strin
   // One budget for the memtables of every column family of both databases
   // (the log's and the state space's): a burst flushes sooner instead of
   // filling every family's buffers.
-  db_options.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(128 << 20);
+  db_options.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(o.memtable_bytes);
   db_options.bytes_per_sync = 1 << 20;
   db_options.max_total_wal_size = 512 << 20;
   db_options.keep_log_file_num = 3;

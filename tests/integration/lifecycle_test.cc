@@ -144,6 +144,30 @@ TEST_F(LifecycleTest, DataDirThatIsAFileIsAStartFailure) {
   EXPECT_THAT(bad_dir.output, testing::Not(HasSubstr(" started ")));
 }
 
+// The memory budgets are flags, shown by --help; a value out of range is
+// refused naming the flag, and a server with small budgets serves.
+TEST_F(LifecycleTest, MemoryBudgetsAreFlagsAndBadValuesAreRefused) {
+  ASSERT_OK_AND_ASSIGN(ProcessExit help, ServerProcess::Run({"--help"}, absl::Seconds(30)));
+  for (const char* flag : {"--block-cache-bytes", "--memtable-bytes", "--cap-table-cache-bytes",
+                           "--decider-cache-bytes"}) {
+    EXPECT_THAT(help.output, HasSubstr(flag));
+  }
+  TempDir other("budgets");
+  ASSERT_OK_AND_ASSIGN(ProcessExit bad,
+                       ServerProcess::Run({"--data-dir", other.path(), "--memtable-bytes", "1024"},
+                                          absl::Seconds(15)));
+  EXPECT_FALSE(bad.exited && bad.exit_code == 0) << bad.Describe() << "\n" << bad.output;
+  EXPECT_THAT(bad.output, HasSubstr("--memtable-bytes"));
+  EXPECT_THAT(bad.output, testing::Not(HasSubstr(" started ")));
+
+  ServerProcess::Options options;
+  options.data_dir = other.path();
+  options.extra_args = {"--block-cache-bytes", "8388608", "--memtable-bytes", "16777216",
+                        "--cap-table-cache-bytes", "0"};
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ServerProcess> small, ServerProcess::Start(options));
+  EXPECT_THAT(small->started_line(), HasSubstr(" started "));
+}
+
 TEST_F(LifecycleTest, UnknownFlagIsRefused) {
   TempDir other("unknown_flag");
   ASSERT_OK_AND_ASSIGN(ProcessExit unknown,
