@@ -22,6 +22,7 @@
 #include "dealwire/v1/events.pb.h"
 #include "domain/codec.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "projections/projector.h"
 #include "projections/state_keys.h"
@@ -85,6 +86,7 @@ class MarketProjectionsTest : public testing::Test {
   // Appends the first `n` synthetic events (seed 3).
   void AppendSynthetic(size_t n) {
     bench::SyntheticEvents gen({.seed = 3, .events = n, .companies = 60, .investors = 30});
+    // (AnAnswerAsOfAPosition… builds the same sequence for n = 5000.)
     v1::Event e;
     while (gen.Next(&e)) ASSERT_OK(Append(e).status());
   }
@@ -171,6 +173,88 @@ TEST_F(MarketProjectionsTest, ARebuildEqualsTheLiveStateByteForByte) {
       projections_->GetOrganization(request, absl::Now() + absl::Seconds(5));
   ASSERT_OK(org.status());
   EXPECT_EQ(org->organization().name(), "after-rebuild");
+}
+
+// An answer as of position K equals the current answer of a log holding only
+// the first K events: the cap tables and portfolios of every organization,
+// which read the deal indexes (and skip deals first reported after K).
+TEST_F(MarketProjectionsTest, AnAnswerAsOfAPositionEqualsTheAnswerOfTheLogUpToIt) {
+  AppendSynthetic(5000);
+  OpenProjections();
+  ASSERT_OK(projections_->WaitApplied(log_->LastPosition().value(), absl::Now() + absl::Seconds(60)));
+  const absl::Time deadline = absl::Now() + absl::Minutes(5);
+  for (const size_t k : {1200u, 2600u, 4100u}) {
+    SCOPED_TRACE(absl::StrCat("known_at_position ", k));
+    const std::string dir = absl::StrCat(dir_, "_prefix_", k);
+    fs::remove_all(dir);
+    absl::StatusOr<std::unique_ptr<store::EventLog>> prefix_log = store::OpenEventLog(dir, {});
+    ASSERT_OK(prefix_log.status());
+    {
+      // The first k of the same 5000 (the generator spreads its events over
+      // the count it is given, so fewer would be other events).
+      bench::SyntheticEvents gen({.seed = 3, .events = 5000, .companies = 60, .investors = 30});
+      v1::Event e;
+      while (gen.generated() < k && gen.Next(&e)) {
+        std::vector<store::ProposedEvent> proposed(1);
+        ASSERT_OK(domain::EncodeEvent(e, e.stream(), "event", "tester", &proposed[0]));
+        ASSERT_OK((*prefix_log)->Append(e.stream(), store::ExpectedVersion::Any(),
+                                        std::move(proposed)).status());
+      }
+    }
+    ASSERT_EQ((*prefix_log)->LastPosition().value(), k);
+    absl::StatusOr<std::unique_ptr<MarketProjections>> prefix =
+        MarketProjections::Open(prefix_log->get(), &(*prefix_log)->state(), {});
+    ASSERT_OK(prefix.status());
+    ASSERT_OK((*prefix)->WaitApplied(k, deadline));
+
+    v1::ListOrganizationsRequest list;
+    list.set_page_size(1000);
+    absl::StatusOr<v1::ListOrganizationsResponse> orgs = (*prefix)->ListOrganizations(list, deadline);
+    ASSERT_OK(orgs.status());
+    ASSERT_GT(orgs->organizations_size(), 20);
+    int tables = 0, portfolios = 0;
+    for (const v1::Organization& org : orgs->organizations()) {
+      for (const bool pending : {false, true}) {
+        v1::GetCapTableRequest now;
+        now.set_company_id(org.org_id());
+        now.set_include_pending(pending);
+        v1::GetCapTableRequest then = now;
+        then.mutable_as_of()->set_known_at_position(k);
+        absl::StatusOr<v1::GetCapTableResponse> want = (*prefix)->GetCapTable(now, deadline);
+        absl::StatusOr<v1::GetCapTableResponse> got = projections_->GetCapTable(then, deadline);
+        ASSERT_EQ(got.status().code(), want.status().code()) << org.org_id();
+        if (want.ok()) {
+          ++tables;
+          EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(got->cap_table(),
+                                                                        want->cap_table()))
+              << org.org_id() << "\nas of: " << got->cap_table().DebugString()
+              << "\nprefix log: " << want->cap_table().DebugString();
+        }
+        v1::GetPortfolioRequest pnow;
+        pnow.set_investor_id(org.org_id());
+        pnow.set_include_pending(pending);
+        pnow.set_direct_only(true);  // roll-ups read the current subsidiary index
+        v1::GetPortfolioRequest pthen = pnow;
+        pthen.mutable_as_of()->set_known_at_position(k);
+        absl::StatusOr<v1::GetPortfolioResponse> pwant = (*prefix)->GetPortfolio(pnow, deadline);
+        absl::StatusOr<v1::GetPortfolioResponse> pgot = projections_->GetPortfolio(pthen, deadline);
+        ASSERT_EQ(pgot.status().code(), pwant.status().code()) << org.org_id();
+        if (pwant.ok()) {
+          if (pwant->holdings_size() > 0) ++portfolios;
+          pgot->clear_as_of_position();
+          pwant->clear_as_of_position();
+          EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*pgot, *pwant))
+              << org.org_id() << "\nas of: " << pgot->DebugString()
+              << "\nprefix log: " << pwant->DebugString();
+        }
+      }
+    }
+    EXPECT_GT(tables, 20);
+    EXPECT_GT(portfolios, 5);
+    prefix->reset();
+    prefix_log->reset();
+    fs::remove_all(dir);
+  }
 }
 
 }  // namespace
