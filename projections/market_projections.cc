@@ -589,7 +589,7 @@ absl::StatusOr<v1::GetPortfolioResponse> MarketProjections::GetPortfolio(
   for (const std::string& holder : q->WithSubsidiaries(request.investor_id(), request.direct_only())) {
     std::set<std::string> companies;
     absl::StatusOr<std::vector<std::string>> deal_ids =
-        q->reader().ListDealIds(keys::DealsOfInvestorPrefix(holder), q->filter().known_at);
+        q->reader().ListIds(keys::DealsOfInvestorPrefix(holder));
     if (!deal_ids.ok()) return deal_ids.status();
     for (const std::string& id : *deal_ids) {
       absl::StatusOr<state::Entity> e = q->reader().GetEntity(keys::Deal(id));
@@ -840,8 +840,7 @@ absl::StatusOr<v1::GetExposureResponse> MarketProjections::GetExposure(
   };
   for (const std::string& holder : family) {
     const StateReader& r = q->reader();
-    absl::StatusOr<std::vector<std::string>> deal_ids =
-        r.ListDealIds(keys::DealsOfInvestorPrefix(holder), q->filter().known_at);
+    absl::StatusOr<std::vector<std::string>> deal_ids = r.ListIds(keys::DealsOfInvestorPrefix(holder));
     if (!deal_ids.ok()) return deal_ids.status();
     for (const std::string& id : *deal_ids) {
       absl::StatusOr<state::Entity> e = r.GetEntity(keys::Deal(id));

@@ -152,30 +152,25 @@ class Projector::Batch final {
     domain::AppendEventWire(recorded, &claim);
     for (const std::string& org : orgs) AppendOrgId(org, &claim);
     for (const std::string& org : orgs) Put(keys::Timeline(org, position), claim_key);
-    // A deal's index entries carry its first position (state_keys.h); a later
-    // report does not know it without a read, and writes "" (unknown).
-    const std::string deal_ref = fresh ? keys::Fixed64(position) : std::string();
     switch (p.payload_case()) {
       case Case::kOrganizationRegistered:
         stats.set_organizations(stats.organizations() + 1);
         break;
       case Case::kFundingRoundReported: {
         const v1::FundingRoundReported& r = p.funding_round_reported();
-        Put(absl::StrCat(keys::DealsOfCompanyPrefix(r.company_id()), r.round_id()), deal_ref);
+        Put(absl::StrCat(keys::DealsOfCompanyPrefix(r.company_id()), r.round_id()), "");
         break;
       }
       case Case::kInvestmentReported: {
         const v1::InvestmentReported& i = p.investment_reported();
-        Put(absl::StrCat(keys::DealsOfCompanyPrefix(i.company_id()), i.investment_id()), deal_ref);
-        Put(absl::StrCat(keys::DealsOfInvestorPrefix(i.investor_id()), i.investment_id()),
-            deal_ref);
+        Put(absl::StrCat(keys::DealsOfCompanyPrefix(i.company_id()), i.investment_id()), "");
+        Put(absl::StrCat(keys::DealsOfInvestorPrefix(i.investor_id()), i.investment_id()), "");
         break;
       }
       case Case::kAcquisitionReported: {
         const v1::AcquisitionReported& a = p.acquisition_reported();
-        Put(absl::StrCat(keys::DealsOfCompanyPrefix(a.target_id()), a.acquisition_id()), deal_ref);
-        Put(absl::StrCat(keys::DealsOfInvestorPrefix(a.acquirer_id()), a.acquisition_id()),
-            deal_ref);
+        Put(absl::StrCat(keys::DealsOfCompanyPrefix(a.target_id()), a.acquisition_id()), "");
+        Put(absl::StrCat(keys::DealsOfInvestorPrefix(a.acquirer_id()), a.acquisition_id()), "");
         break;
       }
       case Case::kStakeDisclosed:

@@ -26,12 +26,8 @@
 //                              of a claim naming the org
 //   nv                       → position of the last change of a registered
 //                              organization's name (or its removal)
-//   dc/<company>/<deal>      → deals of a company (raising or acquired)
-//   di/<investor>/<deal>     → deals of an investor or acquirer; both with the
-//                              position of the deal's first claim (8 bytes),
-//                              so that an answer as of an earlier position
-//                              skips the deal unread, or "" when a later
-//                              report of the deal wrote the entry (unknown)
+//   dc/<company>/<deal>      → "" deals of a company (raising or acquired)
+//   di/<investor>/<deal>     → "" deals of an investor or acquirer
 //   hs/<holder>/<company>    → "" stakes disclosed
 //   po/<org>/<partnership>   → "" partnerships of an org
 //   fo/<org>/<facility>      → "" facilities owned by or built for an org
@@ -54,7 +50,7 @@ inline constexpr absl::string_view kGeneration = "generation";
 // The layout version of the state below. Opening state of another version
 // drops it and projects the log again (the state is derived from the log).
 inline constexpr absl::string_view kFormat = "format";
-inline constexpr absl::string_view kFormatVersion = "6";
+inline constexpr absl::string_view kFormatVersion = "5";
 
 inline std::string GenerationPrefix(uint64_t generation) {
   return absl::StrCat("g", generation, "/");

@@ -85,19 +85,6 @@ absl::StatusOr<std::vector<std::string>> StateReader::ListIds(absl::string_view 
   return ids;
 }
 
-absl::StatusOr<std::vector<std::string>> StateReader::ListDealIds(absl::string_view prefix,
-                                                                 uint64_t known_at) const {
-  std::vector<std::string> ids;
-  absl::Status s = Scan(prefix, [&](absl::string_view key, absl::string_view first) {
-    if (first.size() != 8 || keys::ParseFixed64(first) <= known_at) {
-      ids.emplace_back(key.substr(prefix.size()));
-    }
-    return true;
-  });
-  if (!s.ok()) return s;
-  return ids;
-}
-
 absl::StatusOr<std::optional<std::string>> SnapshotReader::Get(absl::string_view key) const {
   return snapshot_->Get(absl::StrCat(prefix_, key));
 }
@@ -124,7 +111,7 @@ absl::StatusOr<std::vector<v1::Deal>> LoadCompanyDeals(const StateReader& reader
                                                        absl::string_view company_id,
                                                        const ClaimFilter& filter) {
   absl::StatusOr<std::vector<std::string>> ids =
-      reader.ListDealIds(keys::DealsOfCompanyPrefix(company_id), filter.known_at);
+      reader.ListIds(keys::DealsOfCompanyPrefix(company_id));
   if (!ids.ok()) return ids.status();
   std::vector<v1::Deal> deals;
   deals.reserve(ids->size());

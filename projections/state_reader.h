@@ -63,12 +63,6 @@ class StateReader {
 
   // Returns the last path component of every key under `prefix`.
   absl::StatusOr<std::vector<std::string>> ListIds(absl::string_view prefix) const;
-
-  // Returns the deal ids of a deal index (keys::DealsOfCompanyPrefix,
-  // DealsOfInvestorPrefix) but those whose first claim is after `known_at`
-  // (no claim of theirs counts as of then).
-  absl::StatusOr<std::vector<std::string>> ListDealIds(absl::string_view prefix,
-                                                       uint64_t known_at) const;
 };
 
 // A StateReader over a store snapshot. Thread-safe.

@@ -177,7 +177,7 @@ TEST_F(MarketProjectionsTest, ARebuildEqualsTheLiveStateByteForByte) {
 
 // An answer as of position K equals the current answer of a log holding only
 // the first K events: the cap tables and portfolios of every organization,
-// which read the deal indexes (and skip deals first reported after K).
+// which read the deal indexes and fold the claims under the filter.
 TEST_F(MarketProjectionsTest, AnAnswerAsOfAPositionEqualsTheAnswerOfTheLogUpToIt) {
   AppendSynthetic(5000);
   OpenProjections();
